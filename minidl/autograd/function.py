@@ -1,0 +1,108 @@
+"""``Function``: the base class of every differentiable primitive.
+
+A primitive is one small class with ``forward`` and ``backward`` side by side::
+
+    class Mul(Function):
+        '''z = x * y;  dz/dx = y, dz/dy = x.'''
+
+        def forward(self, x, y):
+            self.x, self.y = x, y          # save what backward needs
+            return x * y
+
+        def backward(self, gz):
+            return gz * self.y, gz * self.x
+
+Both work on raw arrays (NumPy or CuPy), never on tensors, so backward builds no graph.
+``Mul.apply(a, b)`` unwraps the tensors, runs ``forward``, wraps the result and, when grad
+mode is on and an input requires grad, records the call as the result's ``grad_fn``: the node
+that the backward engine later visits.  Keyword arguments of ``apply`` (``dim=1``, ...) become
+attributes of the node, so ``forward`` reads them as ``self.dim``.
+
+Contract for ``backward(gy)``: return one gradient per input (``None`` where an input needs
+none), each with the broadcast shape of the forward computation; the engine reduces broadcast
+gradients to each input's shape.  A returned gradient is either a fresh array or ``gy`` itself
+(or a view of it); the engine copies before it hands a shared array to a leaf's ``.grad``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minidl import backend
+from minidl.autograd.grad_mode import is_grad_enabled
+from minidl.autograd.tensor import Tensor
+
+Array = backend.Array
+
+
+class Function:
+    """One node of the graph: a primitive applied to some tensors."""
+
+    #: tensors the node was applied to (``None`` once the graph is freed)
+    inputs: tuple[Tensor, ...] | None
+    #: for each input, whether backward must produce its gradient
+    needs_input_grad: tuple[bool, ...]
+
+    def __init__(self, **params: Any) -> None:
+        self.__dict__.update(params)
+
+    # --------------------------------------------------------------- to implement in subclasses
+    def forward(self, *xs: Array) -> Array:
+        """Compute the output array from the input arrays."""
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, gy: Array) -> Array | tuple[Array | None, ...]:
+        """Given dL/dy, return dL/dx for every input x (vector-Jacobian product)."""
+        raise NotImplementedError(f"{type(self).__name__} has no backward")
+
+    # ------------------------------------------------------------------------------ machinery
+    @property
+    def op_name(self) -> str:
+        """The op's lower-case name used in error messages (``mul`` for ``Mul``)."""
+        return type(self).__name__.lower()
+
+    @property
+    def name(self) -> str:
+        """``MulBackward`` for ``Mul``: the name PyTorch users know from ``grad_fn``."""
+        return f"{type(self).__name__}Backward"
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
+        """Run the primitive on tensors and record it in the graph when gradients are needed."""
+        fn = cls(**params)
+        _check_same_device(fn.name, inputs)
+        try:
+            out = Tensor(fn.forward(*(t.data for t in inputs)))
+        except (ValueError, IndexError) as error:  # NumPy/CuPy complaints, restated with the op and shapes
+            shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
+            raise type(error)(f"{fn.op_name}: invalid input shapes {shapes}: {error}") from error
+        _check_no_upcast(fn.name, inputs, out)
+        if is_grad_enabled() and any(t.requires_grad for t in inputs):
+            fn.inputs = inputs
+            fn.needs_input_grad = tuple(t.requires_grad for t in inputs)
+            out.requires_grad = True
+            out.grad_fn = fn
+        return out
+
+    def release(self) -> None:
+        """Drop the inputs and everything saved for backward (called after backward)."""
+        self.__dict__.clear()
+        self.inputs = None
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+def _check_same_device(op: str, inputs: tuple[Tensor, ...]) -> None:
+    """A clear error when the inputs of one op live on different devices."""
+    devices = {t.device for t in inputs}
+    if len(devices) > 1:
+        found = ", ".join(f"{tuple(x.shape)} on {x.device}" for x in inputs)
+        raise RuntimeError(f"{op}: expected all tensors on the same device, got {found}")
+
+
+def _check_no_upcast(op: str, inputs: tuple[Tensor, ...], out: Tensor) -> None:
+    """Refuse a float32 computation whose result silently became float64."""
+    dtypes = {t.dtype for t in inputs}
+    if out.dtype == backend.float64 and backend.float32 in dtypes and backend.float64 not in dtypes:
+        raise TypeError(f"{op}: float32 inputs produced a float64 result (accidental upcast)")

@@ -1,0 +1,200 @@
+"""``Tensor``: an array plus what autograd needs to know about it.
+
+A tensor holds
+
+* ``data`` -- the NumPy (CPU) or CuPy (CUDA) array with the values;
+* ``requires_grad`` -- whether gradients should flow to it;
+* ``grad_fn`` -- the ``Function`` node that produced it (``None`` for a leaf);
+* ``grad`` -- the accumulated gradient, a ``Tensor`` (leaves, or after ``retain_grad()``).
+
+Arithmetic, reductions and the other operations are attached as methods by ``minidl.ops``
+(``a + b`` calls ``ops.add``), so this module stays about the graph, not the maths.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import numpy
+
+from minidl import backend
+from minidl.autograd import engine
+
+Array = backend.Array
+
+
+class Tensor:
+    """A multi-dimensional array that records the operations applied to it."""
+
+    __slots__ = ("data", "requires_grad", "grad_fn", "grad", "__weakref__")
+    __array_ufunc__ = None  # make ``numpy_array * tensor`` call Tensor.__rmul__
+
+    def __init__(self, data: Array, requires_grad: bool = False) -> None:
+        if isinstance(data, numpy.generic):  # NumPy reductions return scalars, not 0-d arrays
+            data = numpy.asarray(data)
+        self.data = data
+        self.requires_grad = requires_grad
+        self.grad_fn = None
+        self.grad: Tensor | None = None
+
+    # ------------------------------------------------------------------------- properties
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> numpy.dtype:
+        return self.data.dtype
+
+    @property
+    def device(self) -> str:
+        return backend.device_of(self.data)
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user (not by an op that recorded a graph)."""
+        return self.grad_fn is None
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+        return self.shape if dim is None else self.shape[dim]
+
+    # ------------------------------------------------------------------------------ autograd
+    def backward(self, gradient: Tensor | Array | None = None, retain_graph: bool = False) -> None:
+        """Compute d(self)/d(leaf) for every leaf that requires grad and add it to ``leaf.grad``.
+
+        ``gradient`` is dL/d(self), the upstream gradient; it may be omitted only for a tensor
+        with a single element (then it is 1).  The graph is freed afterwards unless
+        ``retain_graph=True``.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward: element 0 of tensors does not require grad and does not have "
+                               "a grad_fn")
+        engine.backward(self, self._upstream(gradient), retain_graph=retain_graph)
+
+    def _upstream(self, gradient: Tensor | Array | None) -> Array:
+        """The upstream gradient array for ``backward``, checked against this tensor."""
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs; "
+                                   f"this tensor has shape {self.shape}, pass gradient=")
+            return backend.xp_of(self.data).ones(self.shape, dtype=self.dtype)
+        g = gradient.data if isinstance(gradient, Tensor) else gradient
+        if g.shape != self.shape:
+            raise RuntimeError(f"backward: gradient has shape {tuple(g.shape)} but the tensor has shape "
+                               f"{self.shape}")
+        if g.dtype != self.dtype:
+            raise TypeError(f"backward: gradient has dtype {g.dtype} but the tensor has dtype {self.dtype}")
+        if backend.device_of(g) != self.device:
+            raise RuntimeError(f"backward: gradient is on {backend.device_of(g)}, tensor on {self.device}")
+        return g
+
+    def _accumulate_grad(self, grad: Array, shared: bool) -> None:
+        """Add ``grad`` into ``self.grad`` (in place after the first time, as in PyTorch).
+
+        ``shared`` says that ``grad`` may be referenced elsewhere, so it is copied before this
+        tensor owns it (a later in-place accumulation must not write into someone else's array).
+        """
+        if self.grad is None:
+            self.grad = Tensor(grad.copy() if shared else grad)
+        else:
+            self.grad.data += grad
+
+    def retain_grad(self) -> Tensor:
+        """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: can't retain_grad on a tensor that has requires_grad=False")
+        if self.grad_fn is not None:
+            self.grad_fn.retained_output = weakref.ref(self)
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place on a leaf tensor; returns ``self``."""
+        if not self.is_leaf:
+            raise RuntimeError("requires_grad_: you can only change requires_grad flags of leaf variables")
+        if requires_grad and not backend.is_floating(self.dtype):
+            raise RuntimeError(f"requires_grad_: only tensors of floating point dtype can require "
+                               f"gradients, got {self.dtype}")
+        self.requires_grad = requires_grad
+        return self
+
+    def detach(self) -> Tensor:
+        """A new leaf tensor sharing the same data, cut from the graph."""
+        return Tensor(self.data)
+
+    # ------------------------------------------------------------------------- conversions
+    def numpy(self) -> numpy.ndarray:
+        """The values as a NumPy array (shares memory on the CPU, as in PyTorch)."""
+        if self.requires_grad:
+            raise RuntimeError("numpy: can't call numpy() on a tensor that requires grad; "
+                               "use tensor.detach().numpy()")
+        if self.device != "cpu":
+            raise TypeError("numpy: can't convert a cuda tensor to numpy; use tensor.cpu() first")
+        return self.data
+
+    def item(self) -> float | int | bool:
+        """The single value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise RuntimeError(f"item: a Tensor with {self.data.size} elements cannot be converted "
+                               "to a Python scalar")
+        return self.data.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return backend.to_numpy(self.data).tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self.data.size} values is ambiguous")
+        return bool(self.item())
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return format_tensor(self)
+
+
+def format_tensor(t: Tensor) -> str:
+    """PyTorch-style text: ``tensor([1.0000, 2.5000], dtype=minidl.float64, requires_grad=True)``."""
+    values = backend.to_numpy(t.data)
+    options: dict[str, Any] = {"separator": ", ", "prefix": "tensor(", "threshold": 1000, "edgeitems": 3}
+    if backend.is_floating(values.dtype):
+        finite = values[numpy.isfinite(values)]
+        integral = finite.size == 0 or bool(numpy.all(finite == numpy.round(finite)))
+        options.update(precision=4, floatmode="maxprec" if integral else "fixed", suppress_small=True)
+    text = numpy.array2string(values, **options) if values.ndim else _scalar_text(values, options)
+    extras = []
+    if t.device != "cpu":
+        extras.append(f"device='{t.device}:0'")
+    if values.dtype not in (backend.float32, backend.int64, backend.bool_):
+        extras.append(f"dtype=minidl.{values.dtype}")
+    if t.grad_fn is not None:
+        extras.append(f"grad_fn=<{t.grad_fn.name}>")
+    elif t.requires_grad:
+        extras.append("requires_grad=True")
+    return "tensor(" + ", ".join([text, *extras]) + ")"
+
+
+def _scalar_text(value: numpy.ndarray, options: dict[str, Any]) -> str:
+    """A 0-d array printed like PyTorch prints a scalar tensor (``tensor(3.5000)``)."""
+    return numpy.array2string(value.reshape(1), **options)[1:-1]

@@ -1,0 +1,164 @@
+"""The one place that chooses between NumPy (CPU) and CuPy (CUDA).
+
+Every op asks this module for the array module of its inputs (``xp``) instead of calling
+``numpy`` directly, so the same code runs on both devices.  Nothing above this layer imports
+``numpy`` or ``cupy`` to compute with tensors.
+
+Devices are named as in PyTorch: ``"cpu"`` and ``"cuda"`` (``"cuda:0"`` is accepted).
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import numpy
+import scipy.special
+
+try:  # CuPy is optional: ``pip install minidl[gpu]``
+    import cupy
+    import cupyx
+    import cupyx.scipy.special
+except ImportError:  # pragma: no cover - depends on the machine
+    cupy = cupyx = None
+
+Array = Any  # a numpy.ndarray or a cupy.ndarray
+
+float32 = numpy.dtype("float32")
+float64 = numpy.dtype("float64")
+int64 = numpy.dtype("int64")
+int32 = numpy.dtype("int32")
+uint8 = numpy.dtype("uint8")
+bool_ = numpy.dtype("bool")
+FLOAT_DTYPES = (float32, float64)
+_DTYPE_NAMES = {"float32": "float32", "float": "float32", "float64": "float64", "double": "float64",
+                "int64": "int64", "long": "int64", "int32": "int32", "int": "int32", "uint8": "uint8",
+                "bool": "bool"}
+
+
+def cuda_available() -> bool:
+    """True when CuPy is installed and sees at least one CUDA device."""
+    if cupy is None:
+        return False
+    try:
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # noqa: BLE001 - CuPy raises driver-specific errors when no GPU is present
+        return False
+
+
+def normalize_device(device: str | None) -> str:
+    """Map ``None``/``"cpu"``/``"cuda"``/``"cuda:0"`` to ``"cpu"`` or ``"cuda"``; check availability."""
+    if device is None:
+        return "cpu"
+    name = str(device).split(":")[0]
+    if name not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")
+    if name == "cuda" and not cuda_available():
+        raise RuntimeError("device 'cuda' requested but CuPy or a CUDA GPU is not available "
+                           "(pip install minidl[gpu]; see README)")
+    return name
+
+
+def module_for(device: str) -> ModuleType:
+    """The array module (numpy or cupy) that holds arrays on ``device``."""
+    return cupy if device == "cuda" else numpy
+
+
+def xp_of(array: Array) -> ModuleType:
+    """The array module of ``array``: cupy for a CuPy array, numpy otherwise."""
+    if cupy is not None and isinstance(array, cupy.ndarray):
+        return cupy
+    return numpy
+
+
+def device_of(array: Array) -> str:
+    """``"cuda"`` for a CuPy array, ``"cpu"`` for anything else."""
+    return "cuda" if xp_of(array) is not numpy else "cpu"
+
+
+def to_device(array: Array, device: str) -> Array:
+    """Copy ``array`` to ``device`` (no copy when it is already there)."""
+    if device_of(array) == device:
+        return array
+    return cupy.asarray(array) if device == "cuda" else cupy.asnumpy(array)
+
+
+def to_numpy(array: Array) -> numpy.ndarray:
+    """A NumPy array with the same values (copies from the GPU when needed)."""
+    return to_device(array, "cpu")
+
+
+def as_dtype(dtype: Any) -> numpy.dtype | None:
+    """Normalise a dtype given as a minidl/NumPy dtype, a type or a name (``"float32"``)."""
+    if dtype is None:
+        return None
+    if isinstance(dtype, str):
+        if dtype not in _DTYPE_NAMES:
+            raise TypeError(f"unknown dtype {dtype!r}; expected one of {sorted(_DTYPE_NAMES)}")
+        dtype = _DTYPE_NAMES[dtype]
+    return numpy.dtype(dtype)
+
+
+def is_floating(dtype: numpy.dtype) -> bool:
+    """True for the floating dtypes that can carry gradients."""
+    return numpy.dtype(dtype).kind == "f"
+
+
+def scatter_add(xp: ModuleType, target: Array, index: Any, values: Array) -> None:
+    """``target[index] += values`` with repeated indices accumulated (``np.add.at`` / ``cupyx``)."""
+    if xp is numpy:
+        numpy.add.at(target, index, values)
+    else:  # pragma: no cover - needs a GPU
+        cupyx.scatter_add(target, index, values)
+
+
+# ----------------------------------------------------------------------------- random numbers
+class _RNG:
+    """The global random state behind ``manual_seed``, ``randn``, ``rand`` and dropout.
+
+    One ``numpy.random.Generator`` for the CPU and, lazily, one CuPy generator for the GPU, both
+    seeded from the same seed.  (Streams differ from PyTorch's: equal seeds give equal minidl
+    runs, not equal PyTorch numbers.)
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed(seed)
+
+    def seed(self, seed: int) -> None:
+        self.initial_seed = int(seed)
+        self.cpu = numpy.random.default_rng(self.initial_seed)
+        self._cuda = None
+
+    def generator(self, device: str) -> Any:
+        """The generator for ``device``."""
+        if device == "cpu":
+            return self.cpu
+        if self._cuda is None:  # pragma: no cover - needs a GPU
+            self._cuda = cupy.random.default_rng(self.initial_seed)
+        return self._cuda
+
+    def get_state(self) -> dict:
+        """A JSON-serialisable snapshot of the CPU generator (for checkpoints)."""
+        return {"seed": self.initial_seed, "bit_generator": _jsonable(self.cpu.bit_generator.state)}
+
+    def set_state(self, state: dict) -> None:
+        """Restore a snapshot made by :meth:`get_state`."""
+        self.seed(state["seed"])
+        self.cpu.bit_generator.state = state["bit_generator"]
+
+
+def _jsonable(value: Any) -> Any:
+    """Turn NumPy scalars inside nested dicts into Python ints/floats."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, numpy.generic):
+        return value.item()
+    return value
+
+
+rng = _RNG(0)
+
+
+def special(xp: ModuleType) -> ModuleType:
+    """``scipy.special`` for NumPy arrays, ``cupyx.scipy.special`` for CuPy arrays (erf, ndtri...)."""
+    return scipy.special if xp is numpy else cupyx.scipy.special

@@ -1,0 +1,113 @@
+"""Every differentiable primitive, and the Tensor methods and operators that call them.
+
+Each module holds ``Function`` subclasses (forward and backward side by side) and the
+PyTorch-named functions users call.  Importing this package attaches those functions to
+``Tensor`` (``a + b``, ``x.sum(1)``, ``x.relu()``, ...): ``autograd`` sits below ``ops`` and
+does not know about them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minidl.autograd.tensor import Tensor
+from minidl.ops.activation import gelu, leaky_relu, log_softmax, logsumexp, relu, sigmoid, softmax, softplus, tanh
+from minidl.ops.convert import clone, to
+from minidl.ops.elementwise import (
+    abs,
+    add,
+    clamp,
+    div,
+    eq,
+    exp,
+    ge,
+    gt,
+    le,
+    log,
+    lt,
+    maximum,
+    minimum,
+    mul,
+    ne,
+    neg,
+    pow,
+    rdiv,
+    rpow,
+    rsub,
+    sqrt,
+    sub,
+    where,
+)
+from minidl.ops.inplace import add_, copy_, fill_, mul_, setitem, zero_
+from minidl.ops.linalg import matmul
+from minidl.ops.reduction import amax, amin, argmax, argmin, max, mean, min, sum, var
+from minidl.ops.shape import (
+    cat,
+    expand,
+    flatten,
+    index,
+    pad,
+    permute,
+    reshape,
+    squeeze,
+    stack,
+    t_reverse,
+    transpose,
+    unsqueeze,
+)
+
+__all__ = [
+    "abs", "add", "amax", "amin", "argmax", "argmin", "cat", "clamp", "clone", "div", "eq", "exp", "expand",
+    "flatten", "ge", "gelu", "gt", "le", "leaky_relu", "log", "log_softmax", "logsumexp", "lt", "matmul",
+    "max", "maximum", "mean", "min", "minimum", "mul", "ne", "neg", "pad", "permute", "pow", "relu",
+    "reshape", "sigmoid", "softmax", "softplus", "sqrt", "squeeze", "stack", "sub", "sum", "tanh", "to",
+    "transpose", "unsqueeze", "var", "where",
+]
+
+
+def _iterate(self: Tensor) -> Any:
+    """Iterate over the first dimension (each item a differentiable view)."""
+    if self.ndim == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    return (index(self, i) for i in range(self.shape[0]))
+
+
+_METHODS = {
+    # operators
+    "__add__": add, "__radd__": add, "__sub__": sub, "__rsub__": rsub, "__mul__": mul, "__rmul__": mul,
+    "__truediv__": div, "__rtruediv__": rdiv, "__neg__": neg, "__pow__": pow, "__rpow__": rpow,
+    "__matmul__": matmul, "__rmatmul__": lambda self, other: matmul(other, self), "__abs__": abs,
+    "__getitem__": index, "__setitem__": setitem, "__iter__": _iterate,
+    "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge,
+    # arithmetic and activations
+    "add": add, "sub": sub, "mul": mul, "div": div, "neg": neg, "pow": pow, "matmul": matmul,
+    "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "clamp": clamp, "clip": clamp,
+    "maximum": maximum, "minimum": minimum, "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge,
+    "relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax, "log_softmax": log_softmax,
+    "logsumexp": logsumexp,
+    # reductions
+    "sum": sum, "mean": mean, "var": var, "max": max, "min": min, "amax": amax, "amin": amin,
+    "argmax": argmax, "argmin": argmin,
+    # shapes
+    "reshape": reshape, "view": reshape, "flatten": flatten, "permute": permute, "transpose": transpose,
+    "squeeze": squeeze, "unsqueeze": unsqueeze, "expand": expand,
+    "expand_as": lambda self, other: expand(self, other.shape),
+    "reshape_as": lambda self, other: reshape(self, other.shape),
+    "view_as": lambda self, other: reshape(self, other.shape),
+    # conversions
+    "to": to, "clone": clone, "contiguous": lambda self: self,
+    "cpu": lambda self: to(self, device="cpu"), "cuda": lambda self: to(self, device="cuda"),
+    "float": lambda self: to(self, dtype="float32"), "double": lambda self: to(self, dtype="float64"),
+    # in place (no graph)
+    "zero_": zero_, "fill_": fill_, "copy_": copy_, "add_": add_, "mul_": mul_,
+}
+
+
+def _install() -> None:
+    """Attach the functions above to ``Tensor`` as methods (``x.sum()``) and operators."""
+    for name, function in _METHODS.items():
+        setattr(Tensor, name, function)
+    Tensor.T = property(t_reverse, doc="All dimensions reversed (a matrix transpose for 2-D tensors).")
+
+
+_install()

@@ -1,0 +1,206 @@
+"""Activations and normalised exponentials: relu, leaky_relu, sigmoid, tanh, softplus, gelu,
+softmax, log_softmax, logsumexp.
+
+Each is written to be numerically stable for any finite input: sigmoid never overflows,
+softplus switches to the identity past ``threshold``, and the softmax family subtracts the
+maximum before exponentiating (log-sum-exp).
+"""
+
+from __future__ import annotations
+
+import math
+
+from minidl import backend
+from minidl.autograd.function import Function
+from minidl.autograd.tensor import Tensor
+from minidl.ops.common import normalize_dim
+
+Array = backend.Array
+
+
+class ReLU(Function):
+    """y = max(x, 0);  dy/dx = 1 for x > 0, else 0 (0 at x = 0, as PyTorch)."""
+
+    def forward(self, x: Array) -> Array:
+        self.mask = (x > 0).astype(x.dtype)  # multiplying by a mask beats boolean indexing
+        return x * self.mask
+
+    def backward(self, gy: Array) -> Array:
+        return gy * self.mask
+
+
+class LeakyReLU(Function):
+    """y = x for x > 0 else slope * x;  dy/dx = 1 for x > 0, else slope (slope at x = 0)."""
+
+    def forward(self, x: Array) -> Array:
+        xp = backend.xp_of(x)
+        self.scale = xp.where(x > 0, 1, self.negative_slope).astype(x.dtype)
+        return x * self.scale
+
+    def backward(self, gy: Array) -> Array:
+        return gy * self.scale
+
+
+def stable_sigmoid(x: Array) -> Array:
+    """1 / (1 + e^-x) without overflow: e^-|x| is always <= 1."""
+    xp = backend.xp_of(x)
+    e = xp.exp(-xp.abs(x))
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e^-x);  dy/dx = y (1 - y)."""
+
+    def forward(self, x: Array) -> Array:
+        self.y = stable_sigmoid(x)
+        return self.y
+
+    def backward(self, gy: Array) -> Array:
+        return gy * self.y * (1 - self.y)
+
+
+class Tanh(Function):
+    """y = tanh(x);  dy/dx = 1 - y^2."""
+
+    def forward(self, x: Array) -> Array:
+        self.y = backend.xp_of(x).tanh(x)
+        return self.y
+
+    def backward(self, gy: Array) -> Array:
+        return gy * (1 - self.y * self.y)
+
+
+class Softplus(Function):
+    """y = log(1 + e^(beta x)) / beta, or x where beta x > threshold (PyTorch's switch);
+    dy/dx = sigmoid(beta x), or 1 past the threshold."""
+
+    def forward(self, x: Array) -> Array:
+        xp = backend.xp_of(x)
+        bx = x * self.beta
+        self.linear = bx > self.threshold
+        self.slope = xp.where(self.linear, 1, stable_sigmoid(bx)).astype(x.dtype)
+        soft = (xp.maximum(bx, 0) + xp.log1p(xp.exp(-xp.abs(bx)))) / self.beta
+        return xp.where(self.linear, x, soft)
+
+    def backward(self, gy: Array) -> Array:
+        return gy * self.slope
+
+
+class GELU(Function):
+    """Gaussian error linear unit.
+
+    'none':  y = x Phi(x),  dy/dx = Phi(x) + x phi(x),  Phi(x) = (1 + erf(x / sqrt 2)) / 2.
+    'tanh':  y = x (1 + tanh(u)) / 2,  u = sqrt(2/pi) (x + 0.044715 x^3),
+             dy/dx = (1 + tanh u) / 2 + x (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2) / 2.
+    """
+
+    def forward(self, x: Array) -> Array:
+        xp = backend.xp_of(x)
+        self.x = x
+        if self.approximate == "tanh":
+            self.t = xp.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x))
+            return 0.5 * x * (1 + self.t)
+        self.cdf = 0.5 * (1 + backend.special(xp).erf(x * (1 / math.sqrt(2))))
+        return x * self.cdf
+
+    def backward(self, gy: Array) -> Array:
+        xp = backend.xp_of(gy)
+        x = self.x
+        if self.approximate == "tanh":
+            du = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * x * x)
+            return gy * (0.5 * (1 + self.t) + 0.5 * x * (1 - self.t * self.t) * du)
+        pdf = xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
+        return gy * (self.cdf + x * pdf)
+
+
+class Softmax(Function):
+    """y_i = e^(x_i - m) / sum_j e^(x_j - m) along ``dim`` (m = max, for stability);
+    dx = y * (dy - sum(dy * y))."""
+
+    def forward(self, x: Array) -> Array:
+        xp = backend.xp_of(x)
+        e = xp.exp(x - x.max(axis=self.dim, keepdims=True))
+        self.y = e / e.sum(axis=self.dim, keepdims=True)
+        return self.y
+
+    def backward(self, gy: Array) -> Array:
+        return self.y * (gy - (gy * self.y).sum(axis=self.dim, keepdims=True))
+
+
+def _logsumexp(x: Array, dim: int | tuple[int, ...] | None) -> Array:
+    """log sum exp x along ``dim`` (kept as size 1), stable: m + log sum e^(x - m).
+
+    A slice that is entirely -inf gives -inf (m is replaced by 0 there to avoid inf - inf).
+    """
+    xp = backend.xp_of(x)
+    m = x.max(axis=dim, keepdims=True)
+    m = xp.where(xp.isfinite(m), m, 0).astype(x.dtype)
+    return m + xp.log(xp.exp(x - m).sum(axis=dim, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """y = x - logsumexp(x) along ``dim``;  dx = dy - softmax(x) * sum(dy)."""
+
+    def forward(self, x: Array) -> Array:
+        self.y = x - _logsumexp(x, self.dim)
+        return self.y
+
+    def backward(self, gy: Array) -> Array:
+        xp = backend.xp_of(gy)
+        return gy - xp.exp(self.y) * gy.sum(axis=self.dim, keepdims=True)
+
+
+class LogSumExp(Function):
+    """y = log sum_i e^(x_i) over ``dim``;  dy/dx_i = e^(x_i - y) = softmax(x)_i."""
+
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        self.y = _logsumexp(x, self.dim)
+        return self.y if self.keepdim else self.y.squeeze(axis=self.dim)
+
+    def backward(self, gy: Array) -> Array:
+        xp = backend.xp_of(gy)
+        if not self.keepdim:
+            gy = xp.expand_dims(gy, self.dim)
+        return gy * xp.exp(self.x - self.y)
+
+
+# -------------------------------------------------------------------------- user functions
+def relu(input: Tensor) -> Tensor:
+    return ReLU.apply(input)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return LeakyReLU.apply(input, negative_slope=negative_slope)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    return Sigmoid.apply(input)
+
+
+def tanh(input: Tensor) -> Tensor:
+    return Tanh.apply(input)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    return Softplus.apply(input, beta=beta, threshold=threshold)
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return GELU.apply(input, approximate=approximate)
+
+
+def softmax(input: Tensor, dim: int) -> Tensor:
+    return Softmax.apply(input, dim=normalize_dim("softmax", dim, input.ndim))
+
+
+def log_softmax(input: Tensor, dim: int) -> Tensor:
+    return LogSoftmax.apply(input, dim=normalize_dim("log_softmax", dim, input.ndim))
+
+
+def logsumexp(input: Tensor, dim: int | tuple[int, ...], keepdim: bool = False) -> Tensor:
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    dims = tuple(normalize_dim("logsumexp", d, input.ndim) for d in dims)
+    return LogSumExp.apply(input, dim=dims, keepdim=keepdim)

@@ -1,0 +1,80 @@
+"""Helpers shared by the ops: turning operands into tensors without changing dtypes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from minidl import backend
+from minidl.autograd.tensor import Tensor
+
+
+def constant(value: Any, like: Tensor) -> Tensor:
+    """A Python number as a 0-d tensor on ``like``'s device, in ``like``'s dtype.
+
+    A float with an integer/bool tensor gives float32 (PyTorch's promotion); otherwise the
+    number takes the tensor's dtype, so ``x * 0.5`` stays float32 (no accidental float64).
+    """
+    xp = backend.xp_of(like.data)
+    dtype = like.dtype
+    if isinstance(value, float) and not backend.is_floating(dtype):
+        dtype = backend.float32
+    return Tensor(xp.asarray(value, dtype=dtype))
+
+
+def operands(op: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
+    """``a`` and ``b`` as tensors of one dtype for a binary op.
+
+    Numbers take the other operand's dtype; an integer/bool tensor meeting a float tensor is
+    cast to the float dtype (PyTorch's promotion).  Two float tensors of different precision
+    are an error: minidl never upcasts float32 work to float64 behind your back.
+    """
+    if not isinstance(a, Tensor):
+        if not isinstance(b, Tensor):
+            raise TypeError(f"{op}: expected at least one Tensor, got {type(a).__name__} and "
+                            f"{type(b).__name__}")
+        a = _number(op, a, b)
+    elif not isinstance(b, Tensor):
+        b = _number(op, b, a)
+    if a.dtype == b.dtype:
+        return a, b
+    fa, fb = backend.is_floating(a.dtype), backend.is_floating(b.dtype)
+    if fa and fb:
+        raise TypeError(f"{op}: dtype mismatch {a.dtype} {tuple(a.shape)} vs {b.dtype} {tuple(b.shape)}; "
+                        "convert one side explicitly with .float() or .double()")
+    if fa or fb:
+        return (a, cast_data(b, a.dtype)) if fa else (cast_data(a, b.dtype), b)
+    return a, b
+
+
+def _number(op: str, value: Any, like: Tensor) -> Tensor:
+    """A number (Python or NumPy scalar) or an array operand as a tensor beside ``like``."""
+    if hasattr(value, "dtype") and getattr(value, "ndim", 0) == 0:
+        value = value.item()  # a NumPy scalar: keep its value, not its (often float64) dtype
+    if isinstance(value, (int, float, bool)):
+        return constant(value, like)
+    if hasattr(value, "dtype"):
+        return Tensor(backend.to_device(value, like.device))
+    raise TypeError(f"{op}: unsupported operand of type {type(value).__name__}")
+
+
+def cast_data(t: Tensor, dtype: Any) -> Tensor:
+    """A tensor (no gradient) with ``t``'s values in ``dtype``; for integer/bool operands only."""
+    return Tensor(t.data.astype(dtype))
+
+
+def normalize_dim(op: str, dim: int, ndim: int) -> int:
+    """A possibly negative dimension index as a non-negative one, with a clear range error."""
+    size = max(ndim, 1)
+    if not -size <= dim < size:
+        raise IndexError(f"{op}: dimension {dim} out of range for a tensor with {ndim} dimensions "
+                         f"(expected in [{-size}, {size - 1}])")
+    return dim % size
+
+
+def normalize_dims(op: str, dim: int | tuple[int, ...] | list[int] | None,
+                   ndim: int) -> tuple[int, ...] | None:
+    """``None`` (all dimensions) or a tuple of non-negative dimension indices."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    return tuple(normalize_dim(op, d, ndim) for d in dims)
