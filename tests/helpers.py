@@ -100,3 +100,44 @@ def check_grad(fn: Callable[..., Any], arrays: Sequence[np.ndarray], **kwargs: A
     inputs = [md(np.asarray(a, np.float64), True) if np.issubdtype(np.asarray(a).dtype, np.floating)
               else md(np.asarray(a)) for a in arrays]
     assert minidl.gradcheck(fn, inputs, **kwargs)
+
+
+def nonzero(shape: tuple[int, ...], seed: int = 0, low: float = 0.2, high: float = 2.0) -> np.ndarray:
+    """float64 values with ``low <= |x| < high`` and random signs: no kink of relu/abs at 0 nearby."""
+    r = rng(seed)
+    return r.uniform(low, high, shape) * r.choice([-1.0, 1.0], shape)
+
+
+def positive(shape: tuple[int, ...], seed: int = 0, low: float = 0.5, high: float = 2.0) -> np.ndarray:
+    """float64 values in ``[low, high)``: a safe domain for log, sqrt, division and pow bases."""
+    return rng(seed).uniform(low, high, shape)
+
+
+def mlp_problem(dtype: Any, seed: int = 0, sizes: tuple[int, int, int] = (7, 16, 5), batch: int = 12,
+                batches: int = 4) -> tuple[list[np.ndarray], list[tuple[np.ndarray, np.ndarray]]]:
+    """Initial weights ``[W1, b1, W2, b2]`` (Linear layout (out, in)) and mini-batches ``(x, y)``
+    for a small tanh MLP, as NumPy arrays of ``dtype`` (for optimizer tests)."""
+    g = rng(seed)
+    n_in, n_hidden, n_out = sizes
+    weights = [g.uniform(-1, 1, shape) / np.sqrt(shape[-1] if len(shape) > 1 else n_in)
+               for shape in [(n_hidden, n_in), (n_hidden,), (n_out, n_hidden), (n_out,)]]
+    data = [(g.standard_normal((batch, n_in)), g.standard_normal((batch, n_out))) for _ in range(batches)]
+    return ([w.astype(dtype) for w in weights],
+            [(x.astype(dtype), y.astype(dtype)) for x, y in data])
+
+
+def mlp_loss(params: Sequence[Any], x: Any, y: Any) -> Any:
+    """Mean squared error of ``tanh(x W1^T + b1) W2^T + b2``; minidl and torch tensors alike."""
+    w1, b1, w2, b2 = params
+    out = (x @ w1.T + b1).tanh() @ w2.T + b2
+    return ((out - y) ** 2).mean()
+
+
+def train_steps(optimizer: Any, params: Sequence[Any], batches: Sequence[tuple[Any, Any]], steps: int,
+                loss_fn: Callable[..., Any] = mlp_loss) -> None:
+    """``steps`` optimizer steps cycling through ``batches``; minidl and torch objects alike."""
+    for i in range(steps):
+        x, y = batches[i % len(batches)]
+        optimizer.zero_grad()
+        loss_fn(params, x, y).backward()
+        optimizer.step()

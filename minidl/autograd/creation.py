@@ -47,7 +47,7 @@ def _infer_dtype(values: numpy.ndarray, given: Any) -> numpy.dtype:
     if values.dtype.kind == "f":
         return values.dtype
     if values.dtype.kind in "iu":
-        return values.dtype if values.dtype == backend.uint8 else backend.int64
+        return values.dtype if values.dtype in (backend.int32, backend.uint8) else backend.int64
     if values.dtype.kind == "b":
         return backend.bool_
     raise TypeError(f"tensor: can't make a tensor from data of dtype {values.dtype}")
@@ -107,23 +107,23 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     return _make(xp.arange(start, end, step).astype(backend.as_dtype(dtype)), requires_grad)
 
 
-def _random(kind: str, size: Size, dtype: Any, device: str | None, requires_grad: bool) -> Tensor:
-    """Draw ``standard_normal`` or ``random`` (uniform [0, 1)) from the seeded generator."""
+def _random(op: str, kind: str, size: Size, dtype: Any, device: str | None, requires_grad: bool) -> Tensor:
+    """Draw ``standard_normal`` or ``random`` (uniform [0, 1)) from the seeded generator for ``op``."""
     dtype = _default(dtype)
     if not backend.is_floating(dtype):
-        raise TypeError(f"{kind}: random values need a floating dtype, got {dtype}")
+        raise TypeError(f"{op}: random values need a floating dtype, got {dtype}")
     generator = backend.rng.generator(backend.normalize_device(device))
     return _make(getattr(generator, kind)(size, dtype=dtype), requires_grad)
 
 
 def randn(*size: Any, dtype: Any = None, device: str | None = None, requires_grad: bool = False) -> Tensor:
     """Samples of N(0, 1)."""
-    return _random("standard_normal", _size(size), dtype, device, requires_grad)
+    return _random("randn", "standard_normal", _size(size), dtype, device, requires_grad)
 
 
 def rand(*size: Any, dtype: Any = None, device: str | None = None, requires_grad: bool = False) -> Tensor:
     """Samples of U[0, 1)."""
-    return _random("random", _size(size), dtype, device, requires_grad)
+    return _random("rand", "random", _size(size), dtype, device, requires_grad)
 
 
 def _like(factory: Any, input: Tensor, dtype: Any, device: str | None, requires_grad: bool,

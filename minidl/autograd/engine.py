@@ -30,15 +30,16 @@ def backward(root: Any, gradient: Array, retain_graph: bool = False) -> None:
         return
     grads: dict[Any, Array] = {root.grad_fn: gradient}
     for fn in topological_order(root.grad_fn):
-        gy = grads.pop(fn)
         if fn.inputs is None:
             raise RuntimeError(
                 f"Trying to backward through the graph a second time ({fn.name} was already freed). "
                 "Specify retain_graph=True on the first backward if you need to backward twice.")
-        output = fn.retained_output() if getattr(fn, "retained_output", None) else None
-        if output is not None:
-            output._accumulate_grad(gy, shared=True)
-        _propagate(fn, gy, grads)
+        gy = grads.pop(fn, None)
+        if gy is not None:  # None: every consumer returned None for it, a zero gradient (as PyTorch)
+            output = fn.retained_output() if getattr(fn, "retained_output", None) else None
+            if output is not None:
+                output._accumulate_grad(gy, shared=True)
+            _propagate(fn, gy, grads)
         if not retain_graph:
             fn.release()
 

@@ -42,6 +42,8 @@ class Function:
     inputs: tuple[Tensor, ...] | None
     #: for each input, whether backward must produce its gradient
     needs_input_grad: tuple[bool, ...]
+    #: True for a primitive whose job is to change the dtype (``Cast``): exempt from the upcast check
+    changes_dtype: bool = False
 
     def __init__(self, **params: Any) -> None:
         self.__dict__.update(params)
@@ -76,7 +78,8 @@ class Function:
         except (ValueError, IndexError) as error:  # NumPy/CuPy complaints, restated with the op and shapes
             shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
             raise type(error)(f"{fn.op_name}: invalid input shapes {shapes}: {error}") from error
-        _check_no_upcast(fn.name, inputs, out)
+        if not fn.changes_dtype:
+            _check_no_upcast(fn.name, inputs, out)
         if is_grad_enabled() and any(t.requires_grad for t in inputs):
             fn.inputs = inputs
             fn.needs_input_grad = tuple(t.requires_grad for t in inputs)

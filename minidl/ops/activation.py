@@ -13,7 +13,7 @@ import math
 from minidl import backend
 from minidl.autograd.function import Function
 from minidl.autograd.tensor import Tensor
-from minidl.ops.common import normalize_dim
+from minidl.ops.common import floating, normalize_dim, number
 
 Array = backend.Array
 
@@ -23,7 +23,7 @@ class ReLU(Function):
 
     def forward(self, x: Array) -> Array:
         self.mask = (x > 0).astype(x.dtype)  # multiplying by a mask beats boolean indexing
-        return x * self.mask
+        return backend.xp_of(x).maximum(x, 0)  # not x * mask: -inf * 0 would be nan
 
     def backward(self, gy: Array) -> Array:
         return gy * self.mask
@@ -171,19 +171,19 @@ def relu(input: Tensor) -> Tensor:
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
-    return LeakyReLU.apply(input, negative_slope=negative_slope)
+    return LeakyReLU.apply(input, negative_slope=number(negative_slope))
 
 
 def sigmoid(input: Tensor) -> Tensor:
-    return Sigmoid.apply(input)
+    return Sigmoid.apply(floating(input))
 
 
 def tanh(input: Tensor) -> Tensor:
-    return Tanh.apply(input)
+    return Tanh.apply(floating(input))
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    return Softplus.apply(input, beta=beta, threshold=threshold)
+    return Softplus.apply(input, beta=number(beta), threshold=number(threshold))
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -203,4 +203,4 @@ def log_softmax(input: Tensor, dim: int) -> Tensor:
 def logsumexp(input: Tensor, dim: int | tuple[int, ...], keepdim: bool = False) -> Tensor:
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
     dims = tuple(normalize_dim("logsumexp", d, input.ndim) for d in dims)
-    return LogSumExp.apply(input, dim=dims, keepdim=keepdim)
+    return LogSumExp.apply(floating(input), dim=dims, keepdim=keepdim)

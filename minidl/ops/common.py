@@ -21,6 +21,17 @@ def constant(value: Any, like: Tensor) -> Tensor:
     return Tensor(xp.asarray(value, dtype=dtype))
 
 
+def number(value: Any) -> Any:
+    """A NumPy scalar (or 0-d array) as a Python number; anything else unchanged.
+
+    Python numbers are "weak" in NumPy's promotion (``float32_array * 0.5`` stays float32),
+    NumPy float64 scalars are not: they would silently upcast float32 work to float64.
+    """
+    if hasattr(value, "dtype") and getattr(value, "ndim", 0) == 0 and not isinstance(value, Tensor):
+        return value.item()
+    return value
+
+
 def operands(op: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
     """``a`` and ``b`` as tensors of one dtype for a binary op.
 
@@ -48,13 +59,18 @@ def operands(op: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
 
 def _number(op: str, value: Any, like: Tensor) -> Tensor:
     """A number (Python or NumPy scalar) or an array operand as a tensor beside ``like``."""
-    if hasattr(value, "dtype") and getattr(value, "ndim", 0) == 0:
-        value = value.item()  # a NumPy scalar: keep its value, not its (often float64) dtype
+    value = number(value)  # a NumPy scalar: keep its value, not its (often float64) dtype
     if isinstance(value, (int, float, bool)):
         return constant(value, like)
     if hasattr(value, "dtype"):
         return Tensor(backend.to_device(value, like.device))
     raise TypeError(f"{op}: unsupported operand of type {type(value).__name__}")
+
+
+def floating(input: Tensor) -> Tensor:
+    """``input`` itself if it is floating, else its values as float32 (no gradient): PyTorch's
+    promotion of integer/bool inputs to float-valued ops (``exp``, ``sigmoid``, ``x ** 0.5``...)."""
+    return input if backend.is_floating(input.dtype) else cast_data(input, backend.float32)
 
 
 def cast_data(t: Tensor, dtype: Any) -> Tensor:
@@ -73,8 +89,7 @@ def normalize_dim(op: str, dim: int, ndim: int) -> int:
 
 def normalize_dims(op: str, dim: int | tuple[int, ...] | list[int] | None,
                    ndim: int) -> tuple[int, ...] | None:
-    """``None`` (all dimensions) or a tuple of non-negative dimension indices."""
-    if dim is None:
-        return None
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
-    return tuple(normalize_dim(op, d, ndim) for d in dims)
+    """``None`` (all dimensions, also for an empty tuple, as PyTorch) or a tuple of non-negative
+    dimension indices."""
+    dims = () if dim is None else (dim,) if isinstance(dim, int) else tuple(dim)
+    return tuple(normalize_dim(op, d, ndim) for d in dims) or None

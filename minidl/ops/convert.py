@@ -14,6 +14,8 @@ Array = backend.Array
 class Cast(Function):
     """y = x in another dtype;  dx = dy cast back to x's dtype."""
 
+    changes_dtype = True
+
     def forward(self, x: Array) -> Array:
         self.in_dtype = x.dtype
         return x.astype(self.dtype)

@@ -12,7 +12,7 @@ from typing import Any
 from minidl import backend
 from minidl.autograd.function import Function
 from minidl.autograd.tensor import Tensor
-from minidl.ops.common import constant, operands
+from minidl.ops.common import constant, floating, number, operands
 
 Array = backend.Array
 
@@ -91,7 +91,8 @@ class PowScalar(Function):
 class Pow(Function):
     """z = x ** y (tensors);  dz/dx = y x^(y-1),  dz/dy = z ln x.
 
-    As in PyTorch, dz/dy is set to 0 where x = 0 and y >= 0 (the limit of z ln x there).
+    As in PyTorch, dz/dx is set to 0 where y = 0, and dz/dy to 0 where x = 0 and y >= 0
+    (the limits there, instead of 0 * inf).
     """
 
     def forward(self, x: Array, y: Array) -> Array:
@@ -102,10 +103,11 @@ class Pow(Function):
     def backward(self, gz: Array) -> tuple[Array | None, Array | None]:
         x, y = self.x, self.y
         xp = backend.xp_of(x)
-        gx = gz * y * x ** (y - 1) if self.needs_input_grad[0] else None
-        gy = None
-        if self.needs_input_grad[1]:
-            with xp.errstate(divide="ignore", invalid="ignore"):
+        gx = gy = None
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            if self.needs_input_grad[0]:
+                gx = gz * xp.where(y == 0, 0, y * x ** (y - 1)).astype(gz.dtype)
+            if self.needs_input_grad[1]:
                 gy = gz * xp.where((x == 0) & (y >= 0), 0, self.z * xp.log(x)).astype(gz.dtype)
         return gx, gy
 
@@ -245,21 +247,22 @@ def neg(input: Tensor) -> Tensor:
 
 def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001 - PyTorch's name
     """input ** exponent, for a number or a tensor as either operand."""
+    exponent = number(exponent)
     if isinstance(input, Tensor) and isinstance(exponent, (int, float)):
-        return PowScalar.apply(input, exponent=exponent)
+        return PowScalar.apply(floating(input) if isinstance(exponent, float) else input, exponent=exponent)
     return Pow.apply(*operands("pow", input, exponent))
 
 
 def exp(input: Tensor) -> Tensor:
-    return Exp.apply(input)
+    return Exp.apply(floating(input))
 
 
 def log(input: Tensor) -> Tensor:
-    return Log.apply(input)
+    return Log.apply(floating(input))
 
 
 def sqrt(input: Tensor) -> Tensor:
-    return Sqrt.apply(input)
+    return Sqrt.apply(floating(input))
 
 
 def abs(input: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
@@ -270,6 +273,9 @@ def clamp(input: Tensor, min: float | None = None, max: float | None = None) -> 
     """Limit values to [min, max]; at least one bound is required."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of 'min' or 'max' must not be None")
+    min, max = number(min), number(max)
+    if isinstance(min, float) or isinstance(max, float):
+        input = floating(input)
     return Clamp.apply(input, min=min, max=max)
 
 

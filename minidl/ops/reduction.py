@@ -55,17 +55,20 @@ class Mean(Function):
         return x.mean(axis=self.dim, keepdims=self.keepdim)
 
     def backward(self, gy: Array) -> Array:
-        xp = backend.xp_of(gy)
-        return xp.broadcast_to(_expand_back(gy, self.dim, self.keepdim) / self.n, self.shape)
+        xp = backend.xp_of(gy)  # divide after broadcasting: a fresh, writable array (not a view)
+        return xp.broadcast_to(_expand_back(gy, self.dim, self.keepdim), self.shape) / self.n
 
 
 class Var(Function):
-    """y = sum (x - mean)^2 / (n - correction) over ``dim``;  dy/dx = 2 (x - mean) / (n - correction)."""
+    """y = sum (x - mean)^2 / (n - correction) over ``dim``;  dy/dx = 2 (x - mean) / (n - correction).
+
+    As PyTorch, n - correction <= 0 divides by 0: inf, or nan for a zero sum (one element).
+    """
 
     def forward(self, x: Array) -> Array:
         self.centered = x - x.mean(axis=self.dim, keepdims=True)
         denominator = _count(x.shape, self.dim) - self.correction
-        self.scale = 1 / denominator if denominator > 0 else float("nan")  # NaN as PyTorch, n <= correction
+        self.scale = 1 / denominator if denominator > 0 else float("inf")
         return (self.centered * self.centered).sum(axis=self.dim, keepdims=self.keepdim) * self.scale
 
     def backward(self, gy: Array) -> Array:
@@ -169,14 +172,12 @@ def min(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Any:  #
 
 def amax(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
     """Max over ``dim`` (all dims for ``()``), ties share the gradient evenly."""
-    dims = normalize_dims("amax", dim, input.ndim) or None
-    return Extreme.apply(input, dim=dims, keepdim=keepdim, largest=True)
+    return Extreme.apply(input, dim=normalize_dims("amax", dim, input.ndim), keepdim=keepdim, largest=True)
 
 
 def amin(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:
     """Min over ``dim`` (all dims for ``()``), ties share the gradient evenly."""
-    dims = normalize_dims("amin", dim, input.ndim) or None
-    return Extreme.apply(input, dim=dims, keepdim=keepdim, largest=False)
+    return Extreme.apply(input, dim=normalize_dims("amin", dim, input.ndim), keepdim=keepdim, largest=False)
 
 
 def _arg(data: Array, dim: int | None, largest: bool) -> Array:

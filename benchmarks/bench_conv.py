@@ -1,0 +1,105 @@
+"""Convolution forward + backward: minidl (im2col + BLAS) vs PyTorch, in one process, alternating.
+
+Cases: the paper's conv model (input (256, 128, 10) -> Conv1d 128->256 k3 p1 -> Conv1d 256->256
+k3 p1, float32, weights copied into torch), its two layers alone, and a few other conv1d/conv2d
+shapes (strides, groups, larger images).  Each run is forward, a random-gradient backward into
+the input and all parameters; each timing is the median of ``--repeats`` runs taken in turns
+(minidl, torch, minidl, ...) after a warm-up, and the table prints minidl / torch (below 1:
+minidl is faster).  A script, not a test: timings vary by machine and load.
+
+    python benchmarks/bench_conv.py [--repeats 15] [--threads 2] [--forward-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+import minidl
+from minidl import nn
+
+# (label, conv dims, input shape, list of layers as (in, out, kernel, keyword arguments))
+CASES = [
+    ("paper conv model (2 layers)", 1, (256, 128, 10), [(128, 256, 3, {"padding": 1}), (256, 256, 3, {"padding": 1})]),
+    ("paper layer 1: 128->256 k3 p1", 1, (256, 128, 10), [(128, 256, 3, {"padding": 1})]),
+    ("paper layer 2: 256->256 k3 p1", 1, (256, 256, 10), [(256, 256, 3, {"padding": 1})]),
+    ("conv1d 64->64 L100 k5 s2 p2", 1, (32, 64, 100), [(64, 64, 5, {"stride": 2, "padding": 2})]),
+    ("conv1d 64->64 L100 k3 'same' g4", 1, (32, 64, 100), [(64, 64, 3, {"padding": "same", "groups": 4})]),
+    ("conv2d 16->32 28x28 k3 p1", 2, (32, 16, 28, 28), [(16, 32, 3, {"padding": 1})]),
+    ("conv2d 32->64 32x32 k3 s2 p1", 2, (16, 32, 32, 32), [(32, 64, 3, {"stride": 2, "padding": 1})]),
+    ("conv2d 3->16 64x64 k5 p2", 2, (16, 3, 64, 64), [(3, 16, 5, {"padding": 2})]),
+]
+
+
+def build(dims: int, layers: list[tuple[int, int, int, dict[str, Any]]]) -> tuple[nn.Module, torch.nn.Module]:
+    """The minidl stack and its torch twin with the same weights."""
+    ours = nn.Sequential(*[(nn.Conv1d if dims == 1 else nn.Conv2d)(i, o, k, **kw) for i, o, k, kw in layers])
+    theirs = torch.nn.Sequential(*[(torch.nn.Conv1d if dims == 1 else torch.nn.Conv2d)(i, o, k, **kw)
+                                   for i, o, k, kw in layers])
+    with torch.no_grad():
+        for p, q in zip(ours.parameters(), theirs.parameters()):
+            q.copy_(torch.from_numpy(p.detach().numpy()))
+    return ours, theirs
+
+
+def step(model: Any, lib: Any, x: np.ndarray, gy: np.ndarray, forward_only: bool) -> Callable[[], None]:
+    """One forward (and backward with upstream gradient ``gy``) of ``model`` in library ``lib``."""
+    wrap = minidl.tensor if lib is minidl else torch.tensor
+
+    def run() -> None:
+        for p in model.parameters():
+            p.grad = None
+        xi = wrap(x, requires_grad=not forward_only)
+        if forward_only:
+            with lib.no_grad():
+                model(xi)
+        else:
+            model(xi).backward(wrap(gy))
+
+    return run
+
+
+def alternate(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
+    """Median seconds of each callable, run in turns after one warm-up each."""
+    for run in runs.values():
+        run()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--forward-only", action="store_true", help="time the forward pass alone (no_grad)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    minidl.manual_seed(0)
+    rng = np.random.default_rng(0)
+    mode = "forward" if args.forward_only else "forward + backward"
+    print(f"{mode}, float32, torch threads {torch.get_num_threads()}, median of {args.repeats}")
+    print(f"{'case':<34} {'minidl ms':>10} {'torch ms':>10} {'ratio':>7}")
+    for label, dims, shape, layers in CASES:
+        ours, theirs = build(dims, layers)
+        x = rng.standard_normal(shape, dtype=np.float32)
+        with torch.no_grad():
+            gy = rng.standard_normal(tuple(theirs(torch.from_numpy(x)).shape), dtype=np.float32)
+        t = alternate({"minidl": step(ours, minidl, x, gy, args.forward_only),
+                       "torch": step(theirs, torch, x, gy, args.forward_only)}, args.repeats)
+        print(f"{label:<34} {t['minidl'] * 1e3:10.2f} {t['torch'] * 1e3:10.2f} {t['minidl'] / t['torch']:7.2f}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()

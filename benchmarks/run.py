@@ -1,0 +1,342 @@
+"""minidl next to PyTorch, in one process, alternating: the paper's models, per-op overhead,
+convolutions and Adam's step.  Writes ``benchmarks/RESULTS.md``.
+
+    python benchmarks/run.py                 # full size (about 10 minutes on 2 cores)
+    python benchmarks/run.py --tiny          # seconds: proves the script works (CI)
+
+Every timing is the median of ``--repeats`` alternated runs (minidl, then PyTorch, then
+minidl, ...), reported as the ratio minidl / PyTorch (below 1: minidl is faster).  Peak memory
+is measured in a fresh process per framework and model (peak RSS above the process's baseline
+after the data is in memory).  The inputs are random stand-ins with the shapes of AudioSet
+embeddings: timings do not depend on the values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import minidl
+from minidl import nn, optim
+from minidl.interop.torch import copy_to_torch, to_torch
+from minidl.models import MODELS
+
+HERE = Path(__file__).resolve().parent
+THREADS = 2
+
+
+@dataclass
+class Size:
+    """How big each benchmark is: the paper's sizes, or tiny ones for CI."""
+
+    clips: int = 22_160
+    batch: int = 256
+    width: int = 1024
+    channels: int = 256
+    repeats: int = 5
+    chain: int = 1000
+
+
+TINY = Size(clips=512, batch=64, width=64, channels=32, repeats=1, chain=100)
+
+
+# ------------------------------------------------------------------------------ measuring
+def alternate(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
+    """Median seconds of each callable, run in turns after one warm-up each."""
+    for run in runs.values():
+        run()
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def matmul_rate(repeats: int) -> dict[str, float]:
+    """float32 GFLOP/s of a (256, 1280) x (1280, 1024) product (the fc model's first layer)."""
+    a = np.random.default_rng(0).standard_normal((256, 1280), dtype=np.float32)
+    b = np.random.default_rng(1).standard_normal((1280, 1024), dtype=np.float32)
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    flops = 2 * 256 * 1280 * 1024 * 20
+
+    def numpy_run() -> None:
+        for _ in range(20):
+            a @ b
+
+    def torch_run() -> None:
+        for _ in range(20):
+            ta @ tb
+
+    seconds = alternate({"numpy": numpy_run, "torch": torch_run}, max(repeats, 3))
+    return {name: flops / s / 1e9 for name, s in seconds.items()}
+
+
+# ---------------------------------------------------------------------------------- models
+def model_kwargs(name: str, size: Size) -> dict[str, int]:
+    return {"fc": {"hidden": size.width}, "residual": {"width": size.width},
+            "conv": {"channels": size.channels}}[name]
+
+
+def make_data(name: str, size: Size) -> tuple[np.ndarray, np.ndarray]:
+    """Dequantised random clips in the model's input layout, and sparse 0/1 labels (float32)."""
+    rng = np.random.default_rng(0)
+    x = (rng.integers(0, 256, (size.clips, 10, 128), dtype=np.uint8).astype(np.float32) - 128) / 128
+    x = x.transpose(0, 2, 1).copy() if name == "conv" else x.reshape(size.clips, 1280)
+    y = (rng.random((size.clips, 527)) < 0.004).astype(np.float32)
+    return x, y
+
+
+def train_flops(model: nn.Module, name: str, size: Size) -> float:
+    """Matrix-product FLOPs of one training epoch: 3 products (forward, two backward) of 2 m n k."""
+    per_clip = 0
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            per_clip += 2 * m.in_features * m.out_features
+        elif isinstance(m, nn.Conv1d):
+            per_clip += 2 * m.in_channels * m.out_channels * m.kernel_size[0] * 10
+    return 3 * per_clip * size.clips
+
+
+def minidl_epoch(model: nn.Module, x: np.ndarray, y: np.ndarray, batch: int, train: bool) -> Callable[[], None]:
+    loss_fn = nn.BCEWithLogitsLoss()
+    opt = optim.Adam(model.parameters(), lr=1e-4)
+
+    def run() -> None:
+        for i in range(0, len(x), batch):
+            xb, yb = minidl.from_numpy(x[i:i + batch]), minidl.from_numpy(y[i:i + batch])
+            if train:
+                opt.zero_grad()
+                loss_fn(model(xb), yb).backward()
+                opt.step()
+            else:
+                with minidl.no_grad():
+                    model(xb)
+
+    return run
+
+
+def torch_epoch(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, batch: int, train: bool) -> Callable[[], None]:
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+
+    def run() -> None:
+        for i in range(0, len(x), batch):
+            xb, yb = torch.from_numpy(x[i:i + batch]), torch.from_numpy(y[i:i + batch])
+            if train:
+                opt.zero_grad()
+                loss_fn(model(xb), yb).backward()
+                opt.step()
+            else:
+                with torch.no_grad():
+                    model(xb)
+
+    return run
+
+
+def bench_model(name: str, size: Size, rate: float) -> dict[str, float]:
+    """Epoch times (training and inference) of one paper model in both frameworks."""
+    minidl.manual_seed(0)
+    model = MODELS[name](**model_kwargs(name, size))
+    twin = to_torch(model)
+    copy_to_torch(model, twin)
+    x, y = make_data(name, size)
+    result = {"floor": train_flops(model, name, size) / (rate * 1e9)}
+    for mode, train in (("train", True), ("infer", False)):
+        t = alternate({"minidl": minidl_epoch(model, x, y, size.batch, train),
+                       "torch": torch_epoch(twin, x, y, size.batch, train)}, size.repeats)
+        result[f"{mode}_minidl"], result[f"{mode}_torch"] = t["minidl"], t["torch"]
+    return result
+
+
+def peak_memory(framework: str, name: str, size: Size) -> float:
+    """MiB of peak RSS above the baseline, for one training epoch in a fresh process."""
+    code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import run; "
+            f"run.memory_child({framework!r}, {name!r}, {json.dumps(size.__dict__)!r})")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def memory_child(framework: str, name: str, size_json: str) -> None:
+    """Run in a subprocess: one training epoch; print the peak RSS increase in MiB."""
+    torch.set_num_threads(THREADS)
+    size = Size(**json.loads(size_json))
+    model = MODELS[name](**model_kwargs(name, size))
+    x, y = make_data(name, size)
+    if framework == "torch":
+        model = to_torch(model)
+        run = torch_epoch(model, x, y, size.batch, True)
+    else:
+        run = minidl_epoch(model, x, y, size.batch, True)
+    base = reset_peak_rss()
+    run()
+    print((_status_kib("VmHWM") - base) / 1024)
+
+
+def _status_kib(field: str) -> int:
+    """A memory figure of this process from /proc/self/status, in KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def reset_peak_rss() -> int:
+    """Reset the kernel's peak-RSS mark to the current RSS (Linux clear_refs) and return it in KiB."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status_kib("VmRSS")
+
+
+# --------------------------------------------------------------------------- small pieces
+def op_chain(size: Size) -> dict[str, float]:
+    """A chain of ``size.chain`` small elementwise ops on 16 values, forward and backward."""
+
+    def chain(x: object) -> object:
+        y = x
+        for _ in range(size.chain // 4):
+            y = ((y * 1.001 + 0.5).tanh() - 0.1)
+        return y.sum()
+
+    def ours() -> None:
+        chain(minidl.randn(16, requires_grad=True)).backward()
+
+    def theirs() -> None:
+        chain(torch.randn(16, requires_grad=True)).backward()
+
+    return alternate({"minidl": ours, "torch": theirs}, max(size.repeats, 5))
+
+
+CONV_SHAPES = [  # (dims, batch, in, out, spatial, kernel, padding, stride)
+    (1, 256, 128, 256, (10,), 3, 1, 1), (1, 256, 256, 256, (10,), 3, 1, 1), (1, 32, 64, 64, (100,), 5, 2, 2),
+    (2, 32, 16, 32, (28, 28), 3, 1, 1), (2, 16, 32, 64, (32, 32), 3, 1, 2),
+]
+
+
+def conv_case(dims: int, batch: int, cin: int, cout: int, spatial: tuple[int, ...], k: int, pad: int,
+              stride: int, repeats: int) -> dict[str, float]:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, cin, *spatial), dtype=np.float32)
+    w = rng.standard_normal((cout, cin) + (k,) * dims, dtype=np.float32) * 0.1
+    md_conv = minidl.functional.conv1d if dims == 1 else minidl.functional.conv2d
+    th_conv = torch.nn.functional.conv1d if dims == 1 else torch.nn.functional.conv2d
+
+    def step(conv: Callable, lib: object) -> Callable[[], None]:
+        xi = lib.tensor(x, requires_grad=True)
+        wi = lib.tensor(w, requires_grad=True)
+
+        def run() -> None:
+            conv(xi, wi, padding=pad, stride=stride).sum().backward()
+
+        return run
+
+    return alternate({"minidl": step(md_conv, minidl), "torch": step(th_conv, torch)}, max(repeats, 3))
+
+
+def adam_step(repeats: int, width: int) -> dict[str, float]:
+    """One Adam step over the fc model's parameters (1280-1024-1024-527)."""
+    minidl.manual_seed(0)
+    model = MODELS["fc"](hidden=width)
+    twin = to_torch(model)
+    for p in model.parameters():
+        p.grad = minidl.randn(*p.shape)
+    for p in twin.parameters():
+        p.grad = torch.randn(p.shape)
+    ours, theirs = optim.Adam(model.parameters()), torch.optim.Adam(twin.parameters())
+
+    def run(opt: object) -> Callable[[], None]:
+        def step() -> None:
+            for _ in range(10):
+                opt.step()
+
+        return step
+
+    t = alternate({"minidl": run(ours), "torch": run(theirs)}, max(repeats, 5))
+    return {k: v / 10 for k, v in t.items()}
+
+
+# ---------------------------------------------------------------------------------- report
+def machine() -> list[str]:
+    cpu = platform.processor() or "unknown"
+    if Path("/proc/cpuinfo").exists():
+        names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    blas = np.__config__.CONFIG.get("Build Dependencies", {}).get("blas", {})
+    return [f"- CPU: {cpu}, {os.cpu_count()} cores; Python {platform.python_version()}",
+            f"- NumPy {np.__version__} with {blas.get('name', '?')} {blas.get('version', '')}; "
+            f"PyTorch {torch.__version__} with {torch.get_num_threads()} threads; minidl {minidl.__version__}"]
+
+
+def ratio_row(label: str, ours: float, theirs: float, unit: float = 1.0, fmt: str = "{:.3f} s") -> str:
+    ratio = f"{ours / theirs:.2f}" if theirs > 0 else "n/a"
+    return f"| {label} | {fmt.format(ours * unit)} | {fmt.format(theirs * unit)} | {ratio} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tiny", action="store_true", help="tiny sizes, to check that the script runs")
+    parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--models", nargs="*", default=list(MODELS))
+    args = parser.parse_args()
+    torch.set_num_threads(THREADS)
+    size = TINY if args.tiny else Size()
+    lines = ["# minidl vs PyTorch", "", "Generated by `python benchmarks/run.py"
+             + (" --tiny`" if args.tiny else "`") + ". Ratios are minidl / PyTorch (lower is better).", "",
+             *machine(), ""]
+    rate = matmul_rate(size.repeats)
+    print(f"matmul: numpy {rate['numpy']:.0f} GFLOP/s, torch {rate['torch']:.0f} GFLOP/s", flush=True)
+    lines += [f"- float32 matmul ceiling (256x1280 @ 1280x1024): NumPy {rate['numpy']:.0f} GFLOP/s, "
+              f"PyTorch {rate['torch']:.0f} GFLOP/s", "",
+              f"## The paper's models: one epoch of {size.clips:,} clips, batch {size.batch}, BCE with logits, Adam",
+              "", "| model | mode | minidl | PyTorch | ratio | floor (matmul FLOPs / NumPy rate) |",
+              "|---|---|---|---|---|---|"]
+    memory_rows = []
+    for name in args.models:
+        r = bench_model(name, size, rate["numpy"])
+        print(f"{name}: {r}", flush=True)
+        for mode in ("train", "infer"):
+            floor = f"{r['floor']:.3f} s" if mode == "train" else f"{r['floor'] / 3:.3f} s"
+            lines.append(f"| {name} | {'training' if mode == 'train' else 'inference'} | {r[f'{mode}_minidl']:.3f} s "
+                         f"| {r[f'{mode}_torch']:.3f} s | {r[f'{mode}_minidl'] / r[f'{mode}_torch']:.2f} | {floor} |")
+        ours, theirs = peak_memory("minidl", name, size), peak_memory("torch", name, size)
+        memory_rows.append(ratio_row(name, ours, theirs, fmt="{:.0f} MiB"))
+    lines += ["", "## Peak memory of a training epoch (RSS above baseline, fresh process each)", "",
+              "| model | minidl | PyTorch | ratio |", "|---|---|---|---|", *memory_rows]
+    chain = op_chain(size)
+    lines += ["", f"## Per-op overhead: a chain of {size.chain} small ops, forward and backward", "",
+              "| | minidl | PyTorch | ratio |", "|---|---|---|---|",
+              ratio_row(f"{size.chain} ops", chain["minidl"], chain["torch"], 1e3, "{:.2f} ms")]
+    lines += ["", "## Convolution forward + backward", "", "| shape | minidl | PyTorch | ratio |", "|---|---|---|---|"]
+    for case in CONV_SHAPES[:2] if args.tiny else CONV_SHAPES:
+        dims, batch, cin, cout, spatial, k, pad, stride = case
+        if args.tiny:
+            batch = 8
+        t = conv_case(dims, batch, cin, cout, spatial, k, pad, stride, size.repeats)
+        label = f"conv{dims}d N={batch} {cin}->{cout} {spatial} k{k} p{pad} s{stride}"
+        lines.append(ratio_row(label, t["minidl"], t["torch"], 1e3, "{:.2f} ms"))
+    adam = adam_step(size.repeats, size.width)
+    lines += ["", "## Adam step alone (fc model parameters)", "", "| | minidl | PyTorch | ratio |", "|---|---|---|---|",
+              ratio_row("Adam.step()", adam["minidl"], adam["torch"], 1e3, "{:.2f} ms")]
+    lines += ["", "## GPU", "", "Not measured here: GPU figures are recorded only from runs on a lent GPU "
+              "(`python benchmarks/run.py --device cuda` is not implemented until one is measured)."]
+    tmp = args.out.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, args.out)  # atomic: a reader never sees half a report
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""The packed HDF5 layout (``bal_train.h5``, ``eval.h5``, ``unbal_train.h5``), read and written in chunks.
+
+Datasets (the widely used layout, plus one optional extra):
+
+* ``x``: (N, 10, 128) uint8, the quantised embeddings;
+* ``y``: (N, 527) bool, the multi-hot labels;
+* ``video_id_list``: (N,) fixed-length bytes;
+* ``n_frames`` (optional, minidl's): (N,) uint8 frames each clip had before padding.
+
+File attribute ``synthetic`` is true for minidl's generated stand-in.  Datasets are written in
+chunks of :data:`CHUNK_ROWS` clips (under h5py's 1 MiB chunk cache each), so reading any set of
+rows touches only the chunks that hold them.  Nothing holds a whole split in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from minidl.data.clips import EMBEDDING_SIZE, Clips, atomic_path, check_layout
+from minidl.data.errors import LayoutError, missing_extra
+from minidl.data.labels import NUM_CLASSES, NUM_FRAMES
+
+CHUNK_ROWS = 512
+VIDEO_ID_DTYPE = "S32"
+
+
+def _h5py() -> Any:
+    try:
+        import h5py
+    except ImportError:
+        raise missing_extra("h5py") from None
+    return h5py
+
+
+class H5Clips:
+    """One split in the packed HDF5 layout, opened for reading; rows are read only when asked for."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.name = str(path)
+        try:
+            self.file = _h5py().File(path, "r")
+        except OSError as err:
+            raise LayoutError(f"{path}: cannot open as HDF5 ({err})") from None
+        missing = {"x", "y", "video_id_list"} - set(self.file)
+        if missing:
+            self.file.close()
+            raise LayoutError(f"{path}: missing datasets {sorted(missing)} (has {sorted(self.file)})")
+        self.x, self.y, self.ids = self.file["x"], self.file["y"], self.file["video_id_list"]
+        self.n_frames = self.file.get("n_frames")
+        check_layout(self.name, self.x.shape, self.x.dtype, self.y.shape, self.y.dtype, len(self.ids))
+        self.synthetic = bool(self.file.attrs.get("synthetic", False))
+        self.block_rows = self.x.chunks[0] if self.x.chunks else CHUNK_ROWS  # rows read together cheaply
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __enter__(self) -> H5Clips:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.file.close()
+
+    def take(self, indices: np.ndarray) -> Clips:
+        """The clips at ``indices`` (any order, repeats allowed); each needed row is read once."""
+        unique, inverse = np.unique(np.asarray(indices, dtype=np.int64), return_inverse=True)
+        if unique.size and (unique[0] < 0 or unique[-1] >= len(self)):
+            raise IndexError(f"{self.name}: indices outside [0, {len(self)}): {unique[[0, -1]].tolist()}")
+        return self._read(unique).take(inverse)
+
+    def chunks(self, size: int) -> Iterator[Clips]:
+        """Consecutive pieces of at most ``size`` clips, each one slab read."""
+        for start in range(0, len(self), size):
+            yield self._read(np.arange(start, min(start + size, len(self))))
+
+    def _read(self, rows: np.ndarray) -> Clips:
+        """Read sorted unique ``rows`` of every dataset."""
+        n_frames = None if self.n_frames is None else _read_rows(self.n_frames, rows)
+        ids = _read_rows(self.ids, rows).astype(str)
+        return Clips(_read_rows(self.x, rows), _read_rows(self.y, rows), ids, n_frames, self.synthetic, self.name)
+
+
+def _read_rows(dataset: Any, rows: np.ndarray) -> np.ndarray:
+    """``dataset[rows]`` for sorted unique rows: one slab read per run of consecutive rows when the
+    runs are long (a shuffled-by-blocks epoch), h5py's point selection when they are scattered."""
+    if rows.size == 0:
+        return np.empty((0, *dataset.shape[1:]), dtype=dataset.dtype)
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    if len(breaks) + 1 > rows.size // 8:
+        return dataset[rows]
+    starts = rows[np.concatenate([[0], breaks])]
+    stops = rows[np.concatenate([breaks - 1, [rows.size - 1]])] + 1
+    return np.concatenate([dataset[start:stop] for start, stop in zip(starts, stops, strict=True)])
+
+
+def write_h5(path: str | Path, chunks: Iterable[Clips], synthetic: bool = False,
+             attrs: dict[str, Any] | None = None) -> int:
+    """Write a split given as an iterable of :class:`Clips` to ``path``, atomically; returns the clip count.
+
+    Memory holds one chunk at a time.  ``attrs`` are stored as file attributes (counts, provenance).
+    """
+    h5py = _h5py()
+    total = 0
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["synthetic"] = synthetic
+        for key, value in (attrs or {}).items():
+            f.attrs[key] = value
+        datasets: dict[str, Any] = {}
+        for clips in chunks:
+            datasets = datasets or _create_datasets(f, with_n_frames=clips.n_frames is not None)
+            total = _append(datasets, clips, total, str(path))
+        if not datasets:  # an empty split still gets the layout
+            _create_datasets(f, with_n_frames=True)
+    return total
+
+
+def _create_datasets(f: Any, with_n_frames: bool) -> dict[str, Any]:
+    shapes = {"x": ((NUM_FRAMES, EMBEDDING_SIZE), np.uint8), "y": ((NUM_CLASSES,), bool),
+              "video_id_list": ((), VIDEO_ID_DTYPE)}
+    if with_n_frames:
+        shapes["n_frames"] = ((), np.uint8)
+    return {name: f.create_dataset(name, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype,
+                                   chunks=(CHUNK_ROWS, *shape))
+            for name, (shape, dtype) in shapes.items()}
+
+
+def _append(datasets: dict[str, Any], clips: Clips, start: int, name: str) -> int:
+    """Append ``clips`` at row ``start``; returns the new row count."""
+    if (np.char.str_len(clips.video_ids.astype(str)) > int(VIDEO_ID_DTYPE[1:])).any():
+        raise LayoutError(f"{name}: video ids longer than {VIDEO_ID_DTYPE[1:]} characters cannot be stored")
+    values = {"x": clips.x, "y": clips.y, "video_id_list": clips.video_ids.astype(VIDEO_ID_DTYPE),
+              "n_frames": clips.n_frames}
+    stop = start + len(clips)
+    for key, dataset in datasets.items():
+        dataset.resize(stop, axis=0)
+        dataset[start:stop] = values[key]
+    return stop

@@ -1,0 +1,49 @@
+"""``Linear``: a fully connected layer, y = x W^T + b."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from minidl.autograd.creation import zeros
+from minidl.autograd.tensor import Tensor
+from minidl.functional.linear import linear
+from minidl.nn import init
+from minidl.nn.module import Module
+from minidl.nn.parameter import Parameter
+
+
+class Linear(Module):
+    """y = x W^T + b for x (*, in_features) -> y (*, out_features), as ``torch.nn.Linear``.
+
+    ``weight`` is (out_features, in_features) and ``bias`` (out_features,) (None when
+    ``bias=False``).  PyTorch's default initialisation: kaiming_uniform_(a=sqrt(5)) for the
+    weight, which is U(-1/sqrt(in_features), 1/sqrt(in_features)), and the same bound for the
+    bias; drawn from the generator of ``minidl.manual_seed`` in the parameter's dtype.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device: str | None = None,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = Parameter(zeros(out_features, in_features, device=device, dtype=dtype))
+        if bias:
+            self.bias = Parameter(zeros(out_features, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw the weight and bias again with PyTorch's default initialisation."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -1,0 +1,14 @@
+"""Optimizers and learning-rate schedules, as ``torch.optim``.
+
+``Optimizer`` (the base class), ``SGD``, ``RMSprop``, ``Adam``, ``AdamW``; the schedules live in
+``minidl.optim.lr_scheduler`` (``StepLR``, ``ExponentialLR``, ``CosineAnnealingLR``,
+``LambdaLR``, ``ReduceLROnPlateau``).
+"""
+
+from minidl.optim import lr_scheduler
+from minidl.optim.adam import Adam, AdamW
+from minidl.optim.optimizer import Optimizer
+from minidl.optim.rmsprop import RMSprop
+from minidl.optim.sgd import SGD
+
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler"]
