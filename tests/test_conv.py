@@ -99,6 +99,17 @@ def test_paper_conv_stack_float32_parity() -> None:
     check_parity(stack(F.conv1d, minidl.relu), stack(TF.conv1d, torch.relu), arrays, np.float32)
 
 
+def test_time_major_input_and_empty_batch_match_torch() -> None:
+    """The paper feeds (N, 10, 128) clips transposed to (N, 128, 10): a non-contiguous view."""
+    r = rng(6)
+    arrays = [r.standard_normal((4, 10, 6)), r.standard_normal((5, 6, 3)), r.standard_normal(5)]
+    check_parity(lambda x, w, b: F.conv1d(x.transpose(1, 2), w, b, padding=1),
+                 lambda x, w, b: TF.conv1d(x.transpose(1, 2), w, b, padding=1), arrays, np.float32)
+    arrays[0] = np.zeros((0, 6, 7))
+    check_parity(lambda x, w, b: F.conv1d(x, w, b, stride=2), lambda x, w, b: TF.conv1d(x, w, b, stride=2),
+                 arrays, np.float64)
+
+
 def test_float32_stays_float32_and_unneeded_gradients_are_skipped() -> None:
     r = rng(3)
     x = md(r.standard_normal((2, 3, 6)).astype(np.float32))

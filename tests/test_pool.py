@@ -99,6 +99,13 @@ def test_max_pool_nan_propagates_like_torch() -> None:
     check_parity(m, t, [x], np.float64)
 
 
+def test_empty_batch_matches_torch() -> None:
+    for name, kw in [("max_pool1d", {"kernel_size": 2}), ("avg_pool1d", {"kernel_size": 3, "padding": 1}),
+                     ("adaptive_avg_pool1d", {"output_size": 2})]:
+        m, t = _fns(name, kw)
+        check_parity(m, t, [np.zeros((0, 3, 6))], np.float64)
+
+
 def test_global_average_pooling_over_time_is_the_mean() -> None:
     x = rng(3).standard_normal((4, 6, 10)).astype(np.float32)
     y = F.adaptive_avg_pool1d(md(x), 1)

@@ -59,6 +59,7 @@ class StandinConfig:
     signal: float = 0.55         # std of one event's contribution at median gain
     gain_spread: float = 0.5     # std of the log gain of an event
     inaudible: float = 0.1       # probability that a labelled event leaves no trace
+    unlabelled: float = 0.5      # mean number of unlabelled events per clip (any class; labels are incomplete)
     offset: float = 0.6          # std of the clip-level offset
     noise: float = 0.6           # std of the frame noise
 
@@ -108,14 +109,16 @@ def synthesize(world: World, labels: LabelSets, n_frames: np.ndarray, rng: np.ra
     """Embeddings (N, 10, 128) uint8 for N clips with the given label sets and frame counts."""
     cfg = world.config
     n = len(labels)
-    clip_of = np.repeat(np.arange(n), labels.per_clip())
-    frames = _event_frames(world, labels.indices, n_frames[clip_of], rng)  # (m, 10) 0/1
-    gain = cfg.signal * np.exp(cfg.gain_spread * rng.standard_normal(labels.total))
-    gain *= rng.random(labels.total) >= cfg.inaudible
-    variant = rng.integers(cfg.variants, size=labels.total)
+    extra = rng.poisson(cfg.unlabelled, n)
+    clip_of = np.concatenate([np.repeat(np.arange(n), labels.per_clip()), np.repeat(np.arange(n), extra)])
+    classes = np.concatenate([labels.indices, rng.integers(NUM_CLASSES, size=extra.sum())])
+    gain = cfg.signal * np.exp(cfg.gain_spread * rng.standard_normal(len(classes)))
+    gain[:labels.total] *= rng.random(labels.total) >= cfg.inaudible
+    frames = _event_frames(world, classes, n_frames[clip_of], rng) * gain[:, None]  # (m, 10)
+    variant = rng.integers(cfg.variants, size=len(classes))
     rows = (clip_of[:, None] * NUM_FRAMES + np.arange(NUM_FRAMES)).ravel()
-    cols = np.repeat(labels.indices * cfg.variants + variant, NUM_FRAMES)
-    weights = scipy.sparse.csr_matrix(((frames * gain[:, None]).ravel(), (rows, cols)),
+    cols = np.repeat(classes * cfg.variants + variant, NUM_FRAMES)
+    weights = scipy.sparse.csr_matrix((frames.ravel(), (rows, cols)),
                                       shape=(n * NUM_FRAMES, NUM_CLASSES * cfg.variants), dtype=np.float32)
     e = (weights @ world.prototypes.reshape(-1, EMBEDDING_SIZE)).reshape(n, NUM_FRAMES, EMBEDDING_SIZE)
     e += cfg.offset * (rng.standard_normal((n, EMBEDDING_SIZE), dtype=np.float32) @ world.offset_basis)[:, None]

@@ -44,8 +44,8 @@ def _window_params(op: str, nd: int, input: Tensor, kernel_size: Any, stride: An
     dilation and the output size, as the keyword parameters of the pooling nodes."""
     _check_input(op, nd, input)
     kernel = expand_param(op, "kernel_size", kernel_size, nd, minimum=1)
-    stride = kernel if stride is None or stride == () or stride == [] else \
-        expand_param(op, "stride", stride, nd, minimum=1)
+    empty = stride is None or (isinstance(stride, (tuple, list)) and not stride)  # PyTorch: () means default
+    stride = kernel if empty else expand_param(op, "stride", stride, nd, minimum=1)
     pads = expand_param(op, "padding", padding, nd, minimum=0)
     dilation = expand_param(op, "dilation", dilation, nd, minimum=1)
     if any(p > k // 2 for p, k in zip(pads, kernel)):

@@ -50,9 +50,10 @@ def scored_classes(y_true: Any) -> np.ndarray:
 def _per_class(metric: Any, y_true: Any, y_score: Any) -> np.ndarray:
     y_true, y_score = _as_arrays(y_true, y_score)
     out = np.full(y_true.shape[1], np.nan)
-    keep = scored_classes(y_true)
-    if keep.any():
-        out[keep] = metric(y_true[:, keep], y_score[:, keep], average=None)
+    by_class = zip(np.ascontiguousarray(y_true.T), np.ascontiguousarray(y_score.T), strict=True)  # fast rows
+    for c, (targets, scores) in enumerate(by_class):
+        if 0 < targets.sum() < len(targets):
+            out[c] = metric(targets, scores)
     return out
 
 

@@ -126,8 +126,13 @@ def col2im(cols: Array, x_shape: tuple[int, ...], kernel: tuple[int, ...], strid
 
 
 def batched(x: Array, nd: int) -> Array:
-    """x with a leading batch dimension of 1 when it is unbatched ((C, *in) -> (1, C, *in))."""
-    return x.reshape(-1, *x.shape[-nd - 1:])
+    """x (C, *in) with ``nd`` spatial dimensions as a batch of one, (1, C, *in); batched x as it is."""
+    return x if x.ndim == nd + 2 else x[None]
+
+
+def unbatched(y: Array, in_ndim: int, nd: int) -> Array:
+    """Undo :func:`batched` on a result: y (1, C, *out) -> (C, *out) when the input had ``nd + 1`` dimensions."""
+    return y[0] if in_ndim == nd + 1 else y
 
 
 class Convolution(Function):
@@ -159,13 +164,13 @@ class Convolution(Function):
             backend.xp_of(x).add(y, b[0].reshape(o, *(1,) * (y.ndim - 1)), out=out.swapaxes(0, 1))
         else:
             out.swapaxes(0, 1)[...] = y
-        return out.reshape(-1, *out.shape[2:]) if len(self.in_shape) == w.ndim - 1 else out
+        return unbatched(out, len(self.in_shape), w.ndim - 2)
 
     def backward(self, gy: Array) -> tuple[Array | None, ...]:
         w, g = self.w, self.groups
         xp = backend.xp_of(gy)
         gy = batched(gy, w.ndim - 2)
-        gy2 = xp.ascontiguousarray(gy.swapaxes(0, 1)).reshape(g, w.shape[0] // g, -1)  # (G, O/G, N*P)
+        gy2 = xp.ascontiguousarray(gy.swapaxes(0, 1)).reshape(g, w.shape[0] // g, self.cols.shape[1])  # (G, O/G, N*P)
         gx = gw = gb = None
         if self.needs_input_grad[0]:
             gcols = (self._weight_groups().swapaxes(1, 2) @ gy2).reshape(self.cols.shape)
@@ -176,7 +181,7 @@ class Convolution(Function):
         if len(self.needs_input_grad) == 2:
             return gx, gw
         if self.needs_input_grad[2]:
-            gb = gy2.reshape(w.shape[0], -1).sum(axis=1)
+            gb = gy2.reshape(w.shape[0], self.cols.shape[1]).sum(axis=1)
         return gx, gw, gb
 
     def _weight_groups(self) -> Array:
@@ -185,4 +190,4 @@ class Convolution(Function):
 
     def _col_groups(self, cols: Array) -> Array:
         """cols (C*K, N*P) as (G, C/G*K, N*P): the rows of each group are contiguous."""
-        return cols.reshape(self.groups, -1, cols.shape[1])
+        return cols.reshape(self.groups, cols.shape[0] // self.groups, cols.shape[1])

@@ -15,7 +15,7 @@ from typing import Any
 
 from minidl import backend
 from minidl.autograd.function import Function
-from minidl.ops.conv import Padding, Span, batched, in_slices, kernel_windows, out_slices
+from minidl.ops.conv import Padding, Span, batched, in_slices, kernel_windows, out_slices, unbatched
 
 Array = backend.Array
 
@@ -25,23 +25,23 @@ def _windows(pool: Function, in_size: tuple[int, ...]) -> Iterator[tuple[tuple[i
     return kernel_windows(in_size, pool.out_size, pool.kernel, pool.stride, pool.padding, pool.dilation)
 
 
-def _unbatch(y: Array, pool: Function) -> Array:
-    """Drop the batch dimension again when the node's input was unbatched."""
-    return y.reshape(-1, *y.shape[2:]) if len(pool.in_shape) == len(pool.kernel) + 1 else y
+def _window_starts(xp: ModuleType, out: int, stride: int, before: int, axis: int, nd: int) -> Array:
+    """p * stride - before (window starts in input coordinates) for the outputs p along ``axis``,
+    shaped to broadcast over an output grid of ``nd`` dimensions."""
+    return (xp.arange(out, dtype=backend.int64) * stride - before).reshape((out,) + (1,) * (nd - axis - 1))
 
 
 def _first_valid_offsets(xp: ModuleType, pool: Function) -> Array:
     """For each output position, the scan-order index of the first kernel offset inside the input.
 
     PyTorch starts each window's running max there (its argmax when no element beats -inf).
-    Per dimension the first valid kernel index is ceil(max(0, before - p * stride) / dilation).
+    Per dimension the first valid kernel index is ceil(max(0, -start) / dilation).
     """
-    flat = xp.zeros((), dtype=backend.int64)
+    nd, flat = len(pool.kernel), 0
     for axis, (o, k, s, (before, _), d) in enumerate(zip(pool.out_size, pool.kernel, pool.stride,
                                                          pool.padding, pool.dilation)):
-        start = xp.arange(o, dtype=backend.int64) * s - before
-        first = -(xp.minimum(start, 0) // d)  # ceil(-start / d) for start < 0, else 0
-        flat = flat * k + first.reshape((o,) + (1,) * (len(pool.out_size) - axis - 1))
+        start = _window_starts(xp, o, s, before, axis, nd)
+        flat = flat * k - xp.minimum(start, 0) // d  # -(min(start, 0) // d) = ceil(max(0, -start) / d)
     return flat
 
 
@@ -72,7 +72,7 @@ class MaxPool(Function):
             xp.copyto(best, value, where=take)
             xp.copyto(where, flat, where=take)
         self.argmax = argmax
-        return _unbatch(y, self)
+        return unbatched(y, len(self.in_shape), len(self.kernel))
 
     def backward(self, gy: Array) -> Array:
         gy = batched(gy, len(self.kernel))
@@ -94,12 +94,11 @@ def avg_divisor(xp: ModuleType, dtype: Any, in_size: tuple[int, ...], out_size: 
     """
     count = xp.ones((), dtype=dtype)
     for axis, (n, o, k, s, (before, after)) in enumerate(zip(in_size, out_size, kernel, stride, padding)):
-        start = xp.arange(o, dtype=backend.int64) * s - before
+        start = _window_starts(xp, o, s, before, axis, len(out_size))
         end = xp.minimum(start + k, n + after)
         if not count_include_pad:
             start, end = xp.maximum(start, 0), xp.minimum(end, n)
-        length = (end - start).astype(dtype).reshape((o,) + (1,) * (len(out_size) - axis - 1))
-        count = count * length
+        count = count * (end - start).astype(dtype)
     return count
 
 
@@ -108,8 +107,9 @@ class AvgPool(Function):
 
     dx[n, c, i] = sum over the windows containing i of dy[n, c, p] / divisor[p].
 
-    Parameters: ``kernel``, ``stride``, ``padding``, ``dilation`` (ones), ``out_size`` and ``divisor`` (an array of
-    shape ``out_size`` from :func:`avg_divisor`, or a number for ``divisor_override``).
+    Parameters: ``kernel``, ``stride``, ``padding``, ``dilation`` (ones), ``out_size`` and
+    ``divisor`` (an array of shape ``out_size`` from :func:`avg_divisor`, or the int
+    ``divisor_override``).
     """
 
     def forward(self, x: Array) -> Array:
@@ -120,7 +120,7 @@ class AvgPool(Function):
         for _, spans in _windows(self, x.shape[2:]):
             y[out_slices(spans)] += x[in_slices(spans)]
         y /= self.divisor
-        return _unbatch(y, self)
+        return unbatched(y, len(self.in_shape), len(self.kernel))
 
     def backward(self, gy: Array) -> Array:
         gy = batched(gy, len(self.kernel)) / self.divisor
