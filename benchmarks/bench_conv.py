@@ -13,13 +13,12 @@ minidl is faster).  A script, not a test: timings vary by machine and load.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
+from timing import alternate
 
 import minidl
 from minidl import nn
@@ -63,19 +62,6 @@ def step(model: Any, lib: Any, x: np.ndarray, gy: np.ndarray, forward_only: bool
             model(xi).backward(wrap(gy))
 
     return run
-
-
-def alternate(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
-    """Median seconds of each callable, run in turns after one warm-up each."""
-    for run in runs.values():
-        run()
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:

@@ -17,10 +17,8 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +30,11 @@ import minidl
 from minidl import nn, optim
 from minidl.interop.torch import copy_to_torch, to_torch
 from minidl.models import MODELS
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_conv  # noqa: E402 - the sibling benchmark scripts
+import bench_optim  # noqa: E402
+from timing import alternate  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 THREADS = 2
@@ -53,19 +56,6 @@ TINY = Size(clips=512, batch=64, width=64, channels=32, repeats=1, chain=100)
 
 
 # ------------------------------------------------------------------------------ measuring
-def alternate(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
-    """Median seconds of each callable, run in turns after one warm-up each."""
-    for run in runs.values():
-        run()
-    times: dict[str, list[float]] = {name: [] for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
 def matmul_rate(repeats: int) -> dict[str, float]:
     """float32 GFLOP/s of a (256, 1280) x (1280, 1024) product (the fc model's first layer)."""
     a = np.random.default_rng(0).standard_normal((256, 1280), dtype=np.float32)
@@ -111,37 +101,25 @@ def train_flops(model: nn.Module, name: str, size: Size) -> float:
     return 3 * per_clip * size.clips
 
 
-def minidl_epoch(model: nn.Module, x: np.ndarray, y: np.ndarray, batch: int, train: bool) -> Callable[[], None]:
-    loss_fn = nn.BCEWithLogitsLoss()
-    opt = optim.Adam(model.parameters(), lr=1e-4)
+FRAMEWORKS = {"minidl": (minidl, nn, optim), "torch": (torch, torch.nn, torch.optim)}
+
+
+def epoch_runner(framework: str, model: object, x: np.ndarray, y: np.ndarray, batch: int,
+                 train: bool) -> Callable[[], None]:
+    """One epoch over (x, y) in ``framework``: BCE with logits and Adam steps, or forward only."""
+    lib, lib_nn, lib_optim = FRAMEWORKS[framework]
+    loss_fn = lib_nn.BCEWithLogitsLoss()
+    opt = lib_optim.Adam(model.parameters(), lr=1e-4)
 
     def run() -> None:
         for i in range(0, len(x), batch):
-            xb, yb = minidl.from_numpy(x[i:i + batch]), minidl.from_numpy(y[i:i + batch])
+            xb, yb = lib.from_numpy(x[i:i + batch]), lib.from_numpy(y[i:i + batch])
             if train:
                 opt.zero_grad()
                 loss_fn(model(xb), yb).backward()
                 opt.step()
             else:
-                with minidl.no_grad():
-                    model(xb)
-
-    return run
-
-
-def torch_epoch(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, batch: int, train: bool) -> Callable[[], None]:
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-
-    def run() -> None:
-        for i in range(0, len(x), batch):
-            xb, yb = torch.from_numpy(x[i:i + batch]), torch.from_numpy(y[i:i + batch])
-            if train:
-                opt.zero_grad()
-                loss_fn(model(xb), yb).backward()
-                opt.step()
-            else:
-                with torch.no_grad():
+                with lib.no_grad():
                     model(xb)
 
     return run
@@ -156,8 +134,8 @@ def bench_model(name: str, size: Size, rate: float) -> dict[str, float]:
     x, y = make_data(name, size)
     result = {"floor": train_flops(model, name, size) / (rate * 1e9)}
     for mode, train in (("train", True), ("infer", False)):
-        t = alternate({"minidl": minidl_epoch(model, x, y, size.batch, train),
-                       "torch": torch_epoch(twin, x, y, size.batch, train)}, size.repeats)
+        t = alternate({"minidl": epoch_runner("minidl", model, x, y, size.batch, train),
+                       "torch": epoch_runner("torch", twin, x, y, size.batch, train)}, size.repeats)
         result[f"{mode}_minidl"], result[f"{mode}_torch"] = t["minidl"], t["torch"]
     return result
 
@@ -176,11 +154,7 @@ def memory_child(framework: str, name: str, size_json: str) -> None:
     size = Size(**json.loads(size_json))
     model = MODELS[name](**model_kwargs(name, size))
     x, y = make_data(name, size)
-    if framework == "torch":
-        model = to_torch(model)
-        run = torch_epoch(model, x, y, size.batch, True)
-    else:
-        run = minidl_epoch(model, x, y, size.batch, True)
+    run = epoch_runner(framework, to_torch(model) if framework == "torch" else model, x, y, size.batch, True)
     base = reset_peak_rss()
     run()
     print((_status_kib("VmHWM") - base) / 1024)
@@ -219,52 +193,29 @@ def op_chain(size: Size) -> dict[str, float]:
     return alternate({"minidl": ours, "torch": theirs}, max(size.repeats, 5))
 
 
-CONV_SHAPES = [  # (dims, batch, in, out, spatial, kernel, padding, stride)
-    (1, 256, 128, 256, (10,), 3, 1, 1), (1, 256, 256, 256, (10,), 3, 1, 1), (1, 32, 64, 64, (100,), 5, 2, 2),
-    (2, 32, 16, 32, (28, 28), 3, 1, 1), (2, 16, 32, 64, (32, 32), 3, 1, 2),
-]
-
-
-def conv_case(dims: int, batch: int, cin: int, cout: int, spatial: tuple[int, ...], k: int, pad: int,
-              stride: int, repeats: int) -> dict[str, float]:
+def conv_cases(tiny: bool) -> list[tuple[str, float, float]]:
+    """(label, minidl s, torch s) for bench_conv's cases: forward + backward into input and weights."""
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, cin, *spatial), dtype=np.float32)
-    w = rng.standard_normal((cout, cin) + (k,) * dims, dtype=np.float32) * 0.1
-    md_conv = minidl.functional.conv1d if dims == 1 else minidl.functional.conv2d
-    th_conv = torch.nn.functional.conv1d if dims == 1 else torch.nn.functional.conv2d
-
-    def step(conv: Callable, lib: object) -> Callable[[], None]:
-        xi = lib.tensor(x, requires_grad=True)
-        wi = lib.tensor(w, requires_grad=True)
-
-        def run() -> None:
-            conv(xi, wi, padding=pad, stride=stride).sum().backward()
-
-        return run
-
-    return alternate({"minidl": step(md_conv, minidl), "torch": step(th_conv, torch)}, max(repeats, 3))
+    rows = []
+    for label, dims, shape, layers in bench_conv.CASES[:2] if tiny else bench_conv.CASES:
+        shape = (8, *shape[1:]) if tiny else shape
+        ours, theirs = bench_conv.build(dims, layers)
+        x = rng.standard_normal(shape, dtype=np.float32)
+        with torch.no_grad():
+            gy = rng.standard_normal(tuple(theirs(torch.from_numpy(x)).shape), dtype=np.float32)
+        t = alternate({"minidl": bench_conv.step(ours, minidl, x, gy, False),
+                       "torch": bench_conv.step(theirs, torch, x, gy, False)}, 1 if tiny else 7)
+        rows.append((label, t["minidl"], t["torch"]))
+    return rows
 
 
-def adam_step(repeats: int, width: int) -> dict[str, float]:
-    """One Adam step over the fc model's parameters (1280-1024-1024-527)."""
-    minidl.manual_seed(0)
-    model = MODELS["fc"](hidden=width)
-    twin = to_torch(model)
-    for p in model.parameters():
-        p.grad = minidl.randn(*p.shape)
-    for p in twin.parameters():
-        p.grad = torch.randn(p.shape)
-    ours, theirs = optim.Adam(model.parameters()), torch.optim.Adam(twin.parameters())
-
-    def run(opt: object) -> Callable[[], None]:
-        def step() -> None:
-            for _ in range(10):
-                opt.step()
-
-        return step
-
-    t = alternate({"minidl": run(ours), "torch": run(theirs)}, max(repeats, 5))
-    return {k: v / 10 for k, v in t.items()}
+def adam_step(repeats: int) -> dict[str, float]:
+    """One Adam step over the fc model's parameters (1280-1024-1024-527), both frameworks."""
+    rng = np.random.default_rng(0)
+    arrays = [rng.standard_normal(s).astype(np.float32) * 0.05 for s in bench_optim.SHAPES]
+    grads = [rng.standard_normal(s).astype(np.float32) * 1e-3 for s in bench_optim.SHAPES]
+    return alternate({"minidl": bench_optim.minidl_adam(arrays, grads),
+                      "torch": bench_optim.torch_adam(arrays, grads, foreach=True)}, max(repeats, 5) * 4)
 
 
 # ---------------------------------------------------------------------------------- report
@@ -319,16 +270,12 @@ def main() -> None:
     lines += ["", f"## Per-op overhead: a chain of {size.chain} small ops, forward and backward", "",
               "| | minidl | PyTorch | ratio |", "|---|---|---|---|",
               ratio_row(f"{size.chain} ops", chain["minidl"], chain["torch"], 1e3, "{:.2f} ms")]
-    lines += ["", "## Convolution forward + backward", "", "| shape | minidl | PyTorch | ratio |", "|---|---|---|---|"]
-    for case in CONV_SHAPES[:2] if args.tiny else CONV_SHAPES:
-        dims, batch, cin, cout, spatial, k, pad, stride = case
-        if args.tiny:
-            batch = 8
-        t = conv_case(dims, batch, cin, cout, spatial, k, pad, stride, size.repeats)
-        label = f"conv{dims}d N={batch} {cin}->{cout} {spatial} k{k} p{pad} s{stride}"
-        lines.append(ratio_row(label, t["minidl"], t["torch"], 1e3, "{:.2f} ms"))
-    adam = adam_step(size.repeats, size.width)
-    lines += ["", "## Adam step alone (fc model parameters)", "", "| | minidl | PyTorch | ratio |", "|---|---|---|---|",
+    lines += ["", "## Convolution forward + backward (float32; cases of `benchmarks/bench_conv.py`)", "",
+              "| case | minidl | PyTorch | ratio |", "|---|---|---|---|"]
+    lines += [ratio_row(label, ours, theirs, 1e3, "{:.2f} ms") for label, ours, theirs in conv_cases(args.tiny)]
+    adam = adam_step(size.repeats)
+    lines += ["", "## Adam step alone (fc model parameters; PyTorch foreach=True)", "",
+              "| | minidl | PyTorch | ratio |", "|---|---|---|---|",
               ratio_row("Adam.step()", adam["minidl"], adam["torch"], 1e3, "{:.2f} ms")]
     lines += ["", "## GPU", "", "Not measured here: GPU figures are recorded only from runs on a lent GPU "
               "(`python benchmarks/run.py --device cuda` is not implemented until one is measured)."]

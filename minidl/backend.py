@@ -9,6 +9,9 @@ Devices are named as in PyTorch: ``"cpu"`` and ``"cuda"`` (``"cuda:0"`` is accep
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
 from typing import Any
 
@@ -162,3 +165,52 @@ rng = _RNG(0)
 def special(xp: ModuleType) -> ModuleType:
     """``scipy.special`` for NumPy arrays, ``cupyx.scipy.special`` for CuPy arrays (erf, ndtri...)."""
     return scipy.special if xp is numpy else cupyx.scipy.special
+
+
+# ----------------------------------------------------------------------------- CPU threads
+class _Threads:
+    """How many CPU threads minidl's own parallel loops use (BLAS has its own setting)."""
+
+    count: int = os.cpu_count() or 1
+    pool: ThreadPoolExecutor | None = None
+
+
+def get_num_threads() -> int:
+    """The number of threads for minidl's parallel loops (default: the CPU count, as PyTorch)."""
+    return _Threads.count
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads for minidl's parallel loops (e.g. the optimizers' updates)."""
+    if n < 1:
+        raise ValueError(f"set_num_threads: expected a positive number of threads, got {n}")
+    _Threads.count, _Threads.pool = int(n), None
+
+
+def run_balanced(tasks: Sequence[Callable[[], None]], costs: Sequence[int], min_cost: int = 1 << 16) -> None:
+    """Run independent tasks in up to ``get_num_threads()`` threads, each thread a similar total cost.
+
+    NumPy releases the GIL inside its elementwise loops, so memory-bound updates of different
+    arrays (an optimizer's per-parameter steps) really run side by side.  Small jobs (total cost
+    below ``min_cost`` elements) and a single thread run in order, in this thread.
+    """
+    threads = min(_Threads.count, len(tasks))
+    if threads < 2 or sum(costs) < min_cost:
+        for task in tasks:
+            task()
+        return
+    bins: list[list[Callable[[], None]]] = [[] for _ in range(threads)]
+    loads = [0] * threads
+    for cost, task in sorted(zip(costs, tasks, strict=True), key=lambda ct: -ct[0]):  # largest first
+        emptiest = loads.index(min(loads))
+        bins[emptiest].append(task)
+        loads[emptiest] += cost
+    if _Threads.pool is None:
+        _Threads.pool = ThreadPoolExecutor(_Threads.count, thread_name_prefix="minidl")
+    for future in [_Threads.pool.submit(_run_all, b) for b in bins]:
+        future.result()  # re-raises a task's exception here
+
+
+def _run_all(tasks: list[Callable[[], None]]) -> None:
+    for task in tasks:
+        task()

@@ -8,7 +8,8 @@ An optimizer holds
 * ``state`` -- for each parameter, a dict of what the algorithm carries from step to step
   (``'step'``, ``'exp_avg'``, ...; arrays as minidl Tensors), created at the parameter's first step.
 
-``step()`` visits every parameter that has a gradient and calls the subclass's ``_update``,
+``step()`` visits every parameter that has a gradient and calls the subclass's ``_update``
+(on the CPU, different parameters in different threads: see ``backend.run_balanced``),
 which changes ``p.data`` IN PLACE with raw array operations (``out=`` arguments, no graph, no
 temporaries): an optimizer step is pure memory traffic, so every avoided pass over the
 parameters counts.  Each parameter gets one scratch array of its shape, allocated at its first
@@ -27,6 +28,7 @@ from __future__ import annotations
 import copy
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from functools import partial
 from numbers import Real
 from typing import Any
 
@@ -136,11 +138,16 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    self._check_grad(p)
-                    self._update(p, self.state[p], group)
+        work = [(p, self.state[p], group) for group in self.param_groups for p in group["params"]
+                if p.grad is not None]
+        for p, _, _ in work:
+            self._check_grad(p)
+            self._buffers[p]  # noqa: B018 - create the entry here, not concurrently in the threads below
+        if all(p.device == "cpu" for p, _, _ in work):  # independent parameters update side by side
+            backend.run_balanced([partial(self._update, *item) for item in work], [p.numel() for p, _, _ in work])
+        else:
+            for item in work:
+                self._update(*item)
         return loss
 
     def _check_grad(self, p: Tensor) -> None:
