@@ -2,8 +2,8 @@
 
     PYTHONPATH=. python benchmarks/data_read_speed.py [--tfrecord-clips 20000] [--big 2000000] [--dir /tmp]
 
-Each measurement runs in a fresh subprocess, so its peak resident memory (``ru_maxrss``) is its
-own; "extra" memory is that peak minus the resident size just before the measured loop.  Large
+Each measurement runs in a fresh subprocess, so its peak resident memory (VmHWM) is its own;
+"extra" memory is that peak minus the resident size just before the measured loop.  Large
 temporary files are deleted at the end.  The embeddings are SYNTHETIC (minidl's stand-in); read
 speeds do not depend on the values.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -23,16 +22,22 @@ from pathlib import Path
 import numpy as np
 
 
-def rss_mb() -> float:
-    """Current resident set size in MB (Linux)."""
+def status_mb(field: str) -> float:
+    """A memory figure of this process from /proc/self/status, in MB (Linux)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def rss_mb() -> float:
+    """Current resident set size."""
+    return status_mb("VmRSS")
 
 
 def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """Peak resident set size of this process (VmHWM; unlike ru_maxrss, not inherited from the parent)."""
+    return status_mb("VmHWM")
 
 
 def write_tfrecords(folder: Path, clips: int, per_file: int = 1000) -> None:

@@ -6,17 +6,23 @@ import statistics
 import time
 from collections.abc import Callable
 
+#: seconds to wait before each timed run: OpenBLAS's and OpenMP's worker threads keep spinning for
+#: a while after a call and would take the cores from whatever runs next
+COOLDOWN = 0.25
+
 
 def alternate(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
     """Median seconds of each callable, run in turns (a, b, a, b, ...) after one warm-up each.
 
-    Alternating spreads any change in machine load over all contenders alike.
+    Alternating spreads any change in machine load over all contenders alike; the cooldown
+    before each run keeps one framework's spinning threads from slowing the other.
     """
     for run in runs.values():
         run()
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(repeats):
         for name, run in runs.items():
+            time.sleep(COOLDOWN)
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)

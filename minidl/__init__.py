@@ -34,7 +34,7 @@ from minidl.autograd import (
     zeros,
     zeros_like,
 )
-from minidl.backend import bool_, float32, float64, int32, int64, uint8
+from minidl.backend import bool_, float32, float64, get_num_threads, int32, int64, set_num_threads, uint8
 from minidl.ops import *  # noqa: F403 - the PyTorch-style top-level functions (minidl.exp, minidl.cat, ...)
 from minidl.ops import __all__ as _ops_all
 from minidl.serialization import SerializationError, load, save
@@ -47,7 +47,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Function", "GradcheckError", "SerializationError", "Tensor", "arange", "backend", "bool_", "cuda",
     "double", "enable_grad", "float", "float32", "float64", "from_numpy", "functional", "full", "full_like",
-    "get_rng_state", "gradcheck", "int32", "int64", "is_grad_enabled", "load", "long", "manual_seed", "nn",
+    "get_num_threads", "get_rng_state", "gradcheck", "int32", "int64", "is_grad_enabled", "load", "long",
+    "manual_seed", "nn",
     "no_grad", "optim", "ones", "ones_like", "rand", "rand_like", "randn", "randn_like", "save",
-    "set_rng_state", "tensor", "uint8", "zeros", "zeros_like", *_ops_all,
+    "set_num_threads", "set_rng_state", "tensor", "uint8", "zeros", "zeros_like", *_ops_all,
 ]

@@ -2,7 +2,7 @@
 
 An epoch is planned by a *sampler* as a stream of index *windows* (a few tens of thousands of
 clips).  The loader reads one window at a time from the source (``source.take``: for an HDF5 file,
-one read per run of consecutive rows), cuts it into batches and, per batch only, dequantises,
+one slab read per run of touched storage chunks), cuts it into batches and, per batch only, dequantises,
 standardises and converts.  So memory holds one window of uint8 clips plus one float batch, however
 large the split: this is what keeps an epoch over 2M clips under a few hundred MB.
 
@@ -24,7 +24,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from minidl.data.clips import EMBEDDING_SIZE, ClipSource, Clips, dequantize
+from minidl.autograd import tensor
+from minidl.data.clips import EMBEDDING_SIZE, Clips, ClipSource, dequantize
 from minidl.data.labels import LabelSets
 
 WINDOW = 32768
@@ -71,8 +72,8 @@ class ShuffleSampler:
         starts = rng.permutation(np.arange(0, self.n, self.block))
         per_window = self.window // self.block
         for k in range(0, len(starts), per_window):
-            window = np.concatenate([np.arange(s, min(s + self.block, self.n)) for s in starts[k:k + per_window]])
-            yield rng.permutation(window)
+            window = (starts[k:k + per_window, None] + np.arange(self.block)).ravel()
+            yield rng.permutation(window[window < self.n])
 
 
 class BalancedSampler:
@@ -226,6 +227,4 @@ class DataLoader:
         y = y.astype(self.dtype)
         if self.device is None:
             return x, y
-        from minidl import tensor
-
         return tensor(x, dtype=self.dtype, device=self.device), tensor(y, dtype=self.dtype, device=self.device)

@@ -144,8 +144,9 @@ class Clip(NamedTuple):
 
 def parse_clip(data: bytes, where: str = "record") -> Clip:
     """Decode one AudioSet ``SequenceExample``; errors name ``where`` and the field at fault."""
+    message = sequence_example_class()
     try:
-        example = sequence_example_class().FromString(data)
+        example = message.FromString(data)
     except Exception as err:  # noqa: BLE001 - protobuf's DecodeError differs between backends
         raise TFRecordError(f"{where}: not a valid SequenceExample ({err})") from None
     context = example.context.feature

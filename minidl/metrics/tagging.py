@@ -25,6 +25,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from minidl.autograd import Tensor
 from minidl.backend import to_numpy
+from minidl.data.labels import NUM_CLASSES, builtin_classes
 
 
 def _as_arrays(y_true: Any, y_score: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -147,6 +148,4 @@ def evaluate(y_true: Any, y_score: Any, class_names: Sequence[str] | None = None
 
 
 def _default_names(num_classes: int) -> tuple[str, ...]:
-    from minidl.data.labels import NUM_CLASSES, builtin_classes
-
     return builtin_classes().names if num_classes == NUM_CLASSES else tuple(f"class {c}" for c in range(num_classes))
