@@ -76,26 +76,17 @@ def _data(name: str, dtype: type) -> list[tuple[np.ndarray, np.ndarray]]:
             for _ in range(STEPS)]
 
 
-def _train_minidl(model: Any, data: list[tuple[np.ndarray, np.ndarray]]) -> list[float]:
-    optimizer = Adam(model.parameters(), lr=1e-3)
-    criterion = nn.BCEWithLogitsLoss()
+def _train(model: Any, data: list[tuple[np.ndarray, np.ndarray]]) -> list[float]:
+    """Adam (lr 1e-3) on BCE with logits over ``data``, in minidl or PyTorch (whichever ``model`` is)."""
+    if isinstance(model, torch.nn.Module):
+        optimizer, criterion, wrap = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=False), \
+            torch.nn.BCEWithLogitsLoss(), th
+    else:
+        optimizer, criterion, wrap = Adam(model.parameters(), lr=1e-3), nn.BCEWithLogitsLoss(), md
     losses = []
     for x, y in data:
         optimizer.zero_grad()
-        loss = criterion(model(md(x)), md(y))
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
-
-
-def _train_torch(model: torch.nn.Module, data: list[tuple[np.ndarray, np.ndarray]]) -> list[float]:
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, foreach=False)
-    criterion = torch.nn.BCEWithLogitsLoss()
-    losses = []
-    for x, y in data:
-        optimizer.zero_grad()
-        loss = criterion(model(th(x)), th(y))
+        loss = criterion(model(wrap(x)), wrap(y))
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
@@ -118,7 +109,7 @@ def test_twenty_adam_steps_match_torch(name: str) -> None:
         model = MODELS[name]().to(minidl.float64 if dtype == np.float64 else minidl.float32)
         ref = interop.to_torch(model)
         data = _data(name, dtype)
-        runs[dtype] = (model, ref, _train_minidl(model.to(DEVICE), data), _train_torch(ref, data))
+        runs[dtype] = (model, ref, _train(model.to(DEVICE), data), _train(ref, data))
     (model64, ref64, losses64, ref_losses64), (model32, ref32, losses32, ref_losses32) = runs.values()
     assert losses64[-1] < losses64[0]  # it learns something
     assert rel_err(np.array(losses64), np.array(ref_losses64)) <= TOL[np.float64]

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from minidl.autograd.creation import zeros
 from minidl.autograd.tensor import Tensor
 from minidl.functional.conv import conv1d, conv2d, conv_padding, expand_param
 from minidl.nn import init
+from minidl.nn.linear import add_weight_and_bias
 from minidl.nn.module import Module
-from minidl.nn.parameter import Parameter
 from minidl.ops.shape import pad
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -51,13 +50,7 @@ class _ConvNd(Module):
         self.padding_mode = padding_mode
         # F.pad's argument for the non-zero modes: last dimension first, (before, after) each
         self._reversed_padding_repeated_twice = [p for lo_hi in reversed(pads) for p in lo_hi]
-        self.weight = Parameter(zeros(out_channels, in_channels // groups, *self.kernel_size, device=device,
-                                      dtype=dtype))
-        if bias:
-            self.bias = Parameter(zeros(out_channels, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        add_weight_and_bias(self, (out_channels, in_channels // groups, *self.kernel_size), bias, device, dtype)
 
     def reset_parameters(self) -> None:
         """Draw the weight and bias again with PyTorch's default initialisation."""

@@ -26,12 +26,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(zeros(out_features, in_features, device=device, dtype=dtype))
-        if bias:
-            self.bias = Parameter(zeros(out_features, device=device, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        add_weight_and_bias(self, (out_features, in_features), bias, device, dtype)
 
     def reset_parameters(self) -> None:
         """Draw the weight and bias again with PyTorch's default initialisation."""
@@ -42,3 +37,15 @@ class Linear(Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+
+def add_weight_and_bias(module: Module, weight_shape: tuple[int, ...], bias: bool, device: str | None,
+                        dtype: Any) -> None:
+    """Register ``weight`` (weight_shape) and ``bias`` (weight_shape[0],), or ``bias = None``, on a
+    Linear or Conv layer, initialised as PyTorch does (:func:`minidl.nn.init.default_layer_init_`)."""
+    module.weight = Parameter(zeros(*weight_shape, device=device, dtype=dtype))
+    if bias:
+        module.bias = Parameter(zeros(weight_shape[0], device=device, dtype=dtype))
+    else:
+        module.register_parameter("bias", None)
+    module.reset_parameters()
