@@ -123,6 +123,21 @@ def test_leaf_gradients_accumulate_across_backward_calls() -> None:
     assert_close(x.grad, t.grad, np.float64)
 
 
+@pytest.mark.parametrize("reduce", [lambda x: x.mean(), lambda x: x.sum(), lambda x: x.expand(4, 2, 3).sum(),
+                                    lambda x: x.mean(0).sum()])
+def test_broadcast_gradients_reach_leaves_as_their_own_writable_arrays(reduce) -> None:
+    """Backward of a reduction returns a broadcast (read-only) view; the engine must copy it."""
+    a = rng(9).standard_normal((2, 3))
+    x, t = md(a, requires_grad=True), th(a, requires_grad=True)
+    for _ in range(2):  # the second backward accumulates in place
+        reduce(x).backward()
+        reduce(t).backward()
+    with minidl.no_grad():
+        x.grad.mul_(3.0)
+    t.grad.mul_(3.0)
+    assert_close(x.grad, t.grad, np.float64)
+
+
 def test_backward_on_a_leaf() -> None:
     x = md(np.array(2.5), requires_grad=True)
     x.backward()

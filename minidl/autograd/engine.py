@@ -82,11 +82,18 @@ def _propagate(fn: Any, gy: Array, grads: dict[Any, Array]) -> None:
             continue
         gx = reduce_to_shape(gx, t, fn.name)
         if t.grad_fn is None:
-            t._accumulate_grad(gx, shared=backend.xp_of(gx).may_share_memory(gx, gy))
+            t._accumulate_grad(gx, shared=not _owned(gx, gy))
         elif t.grad_fn in grads:
             grads[t.grad_fn] = grads[t.grad_fn] + gx
         else:
             grads[t.grad_fn] = gx
+
+
+def _owned(grad: Array, gy: Array) -> bool:
+    """Whether a leaf may keep ``grad`` as its ``.grad`` without a copy: a compact array (not a
+    read-only broadcast view) that shares no memory with the upstream gradient ``gy``."""
+    compact = grad.flags.c_contiguous or grad.flags.f_contiguous
+    return compact and not backend.xp_of(grad).may_share_memory(grad, gy)
 
 
 def reduce_to_shape(grad: Array, t: Any, op: str) -> Array:

@@ -55,8 +55,8 @@ class Mean(Function):
         return x.mean(axis=self.dim, keepdims=self.keepdim)
 
     def backward(self, gy: Array) -> Array:
-        xp = backend.xp_of(gy)  # divide after broadcasting: a fresh, writable array (not a view)
-        return xp.broadcast_to(_expand_back(gy, self.dim, self.keepdim), self.shape) / self.n
+        xp = backend.xp_of(gy)
+        return xp.broadcast_to(_expand_back(gy, self.dim, self.keepdim) / self.n, self.shape)
 
 
 class Var(Function):
