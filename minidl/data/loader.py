@@ -24,7 +24,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from minidl.autograd import tensor
+from minidl import backend
+from minidl.autograd import Tensor
 from minidl.data.clips import EMBEDDING_SIZE, Clips, ClipSource, dequantize
 from minidl.data.labels import LabelSets
 
@@ -191,7 +192,8 @@ class DataLoader:
             sampler = ShuffleSampler(len(source), seed, block) if shuffle else SequentialSampler(len(source))
         self.sampler = sampler
         self.dequantization, self.standardizer, self.flatten = dequantization, standardizer, flatten
-        self.dtype, self.device = np.dtype(dtype), device
+        self.dtype = np.dtype(dtype)
+        self.device = None if device is None else backend.normalize_device(device)
         if self.dtype.kind != "f":
             raise ValueError(f"dtype must be a floating dtype, got {self.dtype}")
         self.epoch = 0
@@ -227,4 +229,5 @@ class DataLoader:
         y = y.astype(self.dtype)
         if self.device is None:
             return x, y
-        return tensor(x, dtype=self.dtype, device=self.device), tensor(y, dtype=self.dtype, device=self.device)
+        # x and y are this batch's own fresh arrays: wrap them (moved to the device), no second copy
+        return Tensor(backend.to_device(x, self.device)), Tensor(backend.to_device(y, self.device))
