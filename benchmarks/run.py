@@ -28,8 +28,7 @@ import torch
 
 import minidl
 from minidl import nn, optim
-from minidl.interop.torch import copy_to_torch, to_torch
-from minidl.models import MODELS
+from minidl.spec import PAPER_MODELS, build, copy_weights, paper_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_conv  # noqa: E402 - the sibling benchmark scripts
@@ -78,16 +77,21 @@ def matmul_rate(repeats: int) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------------------------- models
-def model_kwargs(name: str, size: Size) -> dict[str, int]:
-    return {"fc": {"hidden": size.width}, "residual": {"width": size.width},
-            "conv": {"channels": size.channels}}[name]
+def paper_models(name: str, size: Size) -> tuple[nn.Module, torch.nn.Module]:
+    """The paper model ``name`` at the benchmark's width, in minidl and in PyTorch with the same weights."""
+    desc = paper_model(name)
+    key = "channels" if name == "conv" else "units"
+    desc = desc.replace({f"layers[{i}].{key}": size.channels if name == "conv" else size.width
+                         for i, layer in enumerate(desc.layers) if hasattr(layer, key)})
+    model, twin = build(desc).model, build(desc, backend="torch").model
+    copy_weights(model, twin)
+    return model, twin
 
 
-def make_data(name: str, size: Size) -> tuple[np.ndarray, np.ndarray]:
-    """Dequantised random clips in the model's input layout, and sparse 0/1 labels (float32)."""
+def make_data(size: Size) -> tuple[np.ndarray, np.ndarray]:
+    """Dequantised random clips (N, 10, 128) and sparse 0/1 labels (float32)."""
     rng = np.random.default_rng(0)
     x = (rng.integers(0, 256, (size.clips, 10, 128), dtype=np.uint8).astype(np.float32) - 128) / 128
-    x = x.transpose(0, 2, 1).copy() if name == "conv" else x.reshape(size.clips, 1280)
     y = (rng.random((size.clips, 527)) < 0.004).astype(np.float32)
     return x, y
 
@@ -129,11 +133,8 @@ def epoch_runner(framework: str, model: object, x: np.ndarray, y: np.ndarray, ba
 
 def bench_model(name: str, size: Size, rate: float) -> dict[str, float]:
     """Epoch times (training and inference) of one paper model in both frameworks."""
-    minidl.manual_seed(0)
-    model = MODELS[name](**model_kwargs(name, size))
-    twin = to_torch(model)
-    copy_to_torch(model, twin)
-    x, y = make_data(name, size)
+    model, twin = paper_models(name, size)
+    x, y = make_data(size)
     result = {"floor": train_flops(model, name, size) / (rate * 1e9)}
     for mode, train in (("train", True), ("infer", False)):
         t = alternate({"minidl": epoch_runner("minidl", model, x, y, size.batch, train),
@@ -154,9 +155,9 @@ def memory_child(framework: str, name: str, size_json: str) -> None:
     """Run in a subprocess: one training epoch; print the peak RSS increase in MiB."""
     torch.set_num_threads(THREADS)
     size = Size(**json.loads(size_json))
-    model = MODELS[name](**model_kwargs(name, size))
-    x, y = make_data(name, size)
-    run = epoch_runner(framework, to_torch(model) if framework == "torch" else model, x, y, size.batch, True)
+    model, twin = paper_models(name, size)
+    x, y = make_data(size)
+    run = epoch_runner(framework, twin if framework == "torch" else model, x, y, size.batch, True)
     base = reset_peak_rss()
     run()
     print((_status_kib("VmHWM") - base) / 1024)
@@ -247,7 +248,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiny", action="store_true", help="tiny sizes, to check that the script runs")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
-    parser.add_argument("--models", nargs="*", default=list(MODELS))
+    parser.add_argument("--models", nargs="*", default=list(PAPER_MODELS))
     args = parser.parse_args()
     torch.set_num_threads(THREADS)
     size = TINY if args.tiny else Size()

@@ -128,7 +128,7 @@ def test_dequantisation_modes():
     q = np.array([0, 128, 255], dtype=np.uint8)
     np.testing.assert_allclose(dequantize(q), [-1.0, 0.0, 127 / 128])
     np.testing.assert_allclose(dequantize(q, "vggish"), [-2.0, 128 * 4 / 255 - 2, 2.0], atol=1e-6)
-    np.testing.assert_array_equal(dequantize(q, "raw"), [0.0, 128.0, 255.0])
+    np.testing.assert_array_equal(dequantize(q, "none"), [0.0, 128.0, 255.0])
     assert dequantize(q).dtype == np.float32 and dequantize(q, dtype=np.float64).dtype == np.float64
     with pytest.raises(ValueError, match="unknown dequantisation 'log'"):
         dequantize(q, "log")

@@ -88,7 +88,7 @@ def test_dtypes_labels_and_flatten():
     assert set(np.unique(y)) == {0.0, 1.0}
     x, y = next(iter(DataLoader(numbered_clips(10), batch_size=4, dtype="float64", flatten=True)))
     assert x.shape == (4, 1280) and x.dtype == np.float64 and y.dtype == np.float64
-    x, _ = next(iter(DataLoader(numbered_clips(10), batch_size=4, dequantization="raw")))
+    x, _ = next(iter(DataLoader(numbered_clips(10), batch_size=4, dequantization="none")))
     assert x[1, 0, 0] == 1.0 and x[0, 5, 5] == 128.0
     with pytest.raises(ValueError, match="floating dtype"):
         DataLoader(numbered_clips(10), dtype="int64")

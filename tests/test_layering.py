@@ -1,7 +1,7 @@
 """The package's architecture, checked: imports only point down the layers, none hide in functions.
 
     backend <- autograd <- ops / serialization <- functional <- nn <- optim / data
-            <- metrics <- models / interop <- cli
+            <- metrics <- spec / interop <- train <- experiments <- cli
 """
 
 import ast
@@ -11,7 +11,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "minidl"
 RANK = {"backend": 0, "cuda": 0, "autograd": 1, "ops": 2, "serialization": 2, "functional": 3, "nn": 4,
-        "optim": 5, "data": 5, "metrics": 6, "models": 7, "interop": 7, "cli": 8}
+        "optim": 5, "data": 5, "metrics": 6, "spec": 7, "interop": 7, "train": 8, "experiments": 9,
+        "cli": 10, "__main__": 10}
 MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p != PACKAGE / "__init__.py")
 
 

@@ -36,7 +36,8 @@ SYNTHETIC_NOTE = ("SYNTHETIC FEATURES: minidl's built-in stand-in (real AudioSet
 DEQUANTIZATIONS: dict[str, tuple[float, float]] = {
     "centered": (1 / 128, -1.0),   # (q - 128) / 128, in [-1, 0.992]: the usual choice
     "vggish": (4 / 255, -2.0),     # q * 4 / 255 - 2, in [-2, 2]: undoes VGGish's quantisation
-    "raw": (1.0, 0.0),             # q as a float, in [0, 255]
+    "youtube8m": (4 / 255, 4 / 512 - 2),  # q * 4/255 + (4/512 - 2): the YouTube-8M starter code's dequantize
+    "none": (1.0, 0.0),            # q as a float, in [0, 255]
 }
 
 

@@ -43,14 +43,22 @@ class ResidualBlock(_Residual):
     """y = act(fc2(act(fc1(x))) + shortcut(x)) for x (N, in_features) -> y (N, out_features).
 
     ``branch`` = Sequential(Linear(in, hidden), activation(), Linear(hidden, out)) with hidden =
-    ``hidden_features`` (default ``out_features``); ``shortcut`` = Identity() when in == out, else
-    Linear(in, out, bias=False).  ``activation`` is a module class (or factory), called once per use.
+    ``hidden_features`` (default ``out_features``); with ``depth`` > 2, ``depth - 2`` more
+    Linear(hidden, hidden) + activation() pairs sit in the middle (``depth`` = 1: one Linear(in, out)).
+    ``shortcut`` = Identity() when in == out, else Linear(in, out, bias=False).  ``activation`` is
+    a module class (or factory), called once per use.
     """
 
     def __init__(self, in_features: int, out_features: int, hidden_features: int | None = None,
-                 activation: Callable[[], Module] = ReLU) -> None:
+                 activation: Callable[[], Module] = ReLU, depth: int = 2) -> None:
+        if depth < 1:
+            raise ValueError(f"ResidualBlock: depth must be at least 1, got {depth}")
         hidden = out_features if hidden_features is None else hidden_features
-        branch = Sequential(Linear(in_features, hidden), activation(), Linear(hidden, out_features))
+        widths = [in_features] + [hidden] * (depth - 1) + [out_features]
+        layers: list[Module] = []
+        for a, b in zip(widths, widths[1:]):
+            layers += [Linear(a, b), activation()]
+        branch = Sequential(*layers[:-1])
         shortcut = Identity() if in_features == out_features else Linear(in_features, out_features, bias=False)
         super().__init__(branch, shortcut, activation())
 
