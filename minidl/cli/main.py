@@ -2,18 +2,21 @@
 
 Command groups are discovered: every module of :mod:`minidl.cli` (other than this one) that
 defines ``register(commands)`` adds its own sub-parser.  A handler returns the exit status.
-Bad input (a ``ValueError`` such as :class:`~minidl.data.errors.DataFormatError`, a missing
-file, a missing optional package) is reported in one line on stderr with exit status 2.
+Bad options, and any error while a command runs (a ``ValueError`` such as a
+:class:`~minidl.spec.SpecError`, a missing file, a missing optional package), are reported in one
+line on stderr with exit status 2, never a traceback (``MINIDL_DEBUG=1`` shows it); Ctrl-C exits 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Iterator, Sequence
 from types import ModuleType
+from typing import NoReturn
 
 import minidl.cli
 
@@ -27,8 +30,15 @@ def command_modules() -> Iterator[ModuleType]:
                 yield module
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, with its errors in one line (``minidl train: error: ...``) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="minidl", description="minidl: a readable deep learning engine.")
+    parser = Parser(prog="minidl", description="minidl: a readable deep learning engine.")
     commands = parser.add_subparsers(dest="group", required=True, metavar="GROUP")
     for module in command_modules():
         module.register(commands)
@@ -39,8 +49,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (ValueError, OSError, ImportError) as err:
-        print(f"minidl: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("minidl: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # one line, never a traceback (MINIDL_DEBUG=1 shows it)
+        if os.environ.get("MINIDL_DEBUG"):
+            raise
+        kind = "" if isinstance(err, (ValueError, OSError, ImportError)) else f"{type(err).__name__}: "
+        print(f"minidl: error: {kind}{err}", file=sys.stderr)
         return 2
 
 

@@ -31,12 +31,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
 
 REQUIRED: Any = object()  # default of a key that must be given
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "gelu", "none")
@@ -586,12 +590,17 @@ def load(source: str | Path | Mapping[str, Any]) -> Description:
         except FileNotFoundError:
             raise FileNotFoundError(f"{path}: no such description file") from None
         try:
-            data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+            data = json.loads(text) if path.suffix == ".json" else read_toml(text)
         except (tomllib.TOMLDecodeError, json.JSONDecodeError) as err:
             raise SpecError("", f"{path}: not valid {'JSON' if path.suffix == '.json' else 'TOML'}: {err}") from None
         if not isinstance(data, Mapping):
             raise SpecError("", f"{path}: a description is a table of sections, got {type(data).__name__}")
     return _from_mapping(data)
+
+
+def read_toml(text: str) -> dict[str, Any]:
+    """Parse TOML text (``tomllib``; ``tomli`` on Python 3.10)."""
+    return tomllib.loads(text)
 
 
 def _from_mapping(data: Mapping[str, Any]) -> Description:

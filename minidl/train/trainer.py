@@ -69,6 +69,7 @@ class Options:
     keep_epochs: int = 0          # also keep the checkpoints of the last k epochs (for averaging)
     eval_batch: int = 1024
     resume_command: str = ""      # printed on Ctrl-C; default: "minidl train OUT/description.json --resume ..."
+    initial_weights: dict[str, np.ndarray] | None = None  # start from these (minidl names) instead of the init
 
 
 @dataclass
@@ -188,7 +189,11 @@ def train(desc: schema.Description, train_data: ClipSource, eval_data: ClipSourc
     fw = backend_module(options.backend)
     model, loss_fn, optimizer = fw.build(desc, device=options.device)
     progress = _Progress()
+    if options.initial_weights is not None:
+        fw.set_weights(model, options.initial_weights)
     if resume:
+        if not (out / "last.ckpt").exists():
+            raise FileNotFoundError(f"--resume: {out / 'last.ckpt'} does not exist: nothing to resume")
         state = load_checkpoint(out / "last.ckpt")
         if state["description"] != desc:
             raise ValueError(f"--resume: {out / 'last.ckpt'} was written for another description "

@@ -1,0 +1,139 @@
+"""The paper's experiments: each is ``experiments/<name>.toml``, a set of runs of model descriptions.
+
+An experiment file names a ``title``, what the ``paper`` found, the ``scales`` it runs at and its
+``runs``; each run is a model description (``model``, relative to ``experiments/``) with values
+changed (``set``, paths as in :meth:`Description.replace`), optionally its own training data
+(``train``, per scale), backend, and the paper's figures for it (``paper``).  A run with
+``ensemble = [labels]`` averages the best checkpoints of those runs instead of training.
+
+Scales: ``tiny`` (a few hundred clips, 1 epoch: the tests), ``quick`` (the default: a sample of the
+splits, a few epochs; the whole set in well under 30 minutes on 2 cores), ``full`` (the paper's
+scale: whole splits, ``full.epochs`` epochs).  A scale sets ``epochs``, ``train_clips`` and
+``eval_clips`` (absent: the whole split); a run that names its own ``train`` data for a scale is
+not sampled down.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from minidl.backend import cuda_available
+from minidl.spec import BACKENDS, experiments_dir, load
+from minidl.spec.schema import read_toml
+from minidl.train import Options, evaluate_checkpoints, open_joined, resolve, sample, train
+
+SCALES = ("tiny", "quick", "full")
+SYNTHETIC = "synthetic features"
+
+
+@dataclass(frozen=True)
+class Run:
+    label: str
+    model: str = ""
+    set: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, str] = field(default_factory=dict)   # scale -> train split spec
+    backend: str = "minidl"
+    ensemble: tuple[str, ...] = ()
+    paper: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    title: str
+    paper: str
+    scales: dict[str, dict[str, int]]
+    runs: tuple[Run, ...]
+    curves: bool = True
+
+    def scale(self, name: str) -> dict[str, int]:
+        if name not in SCALES:
+            raise ValueError(f"unknown scale {name!r}; expected one of {', '.join(SCALES)}")
+        return self.scales.get(name, {})
+
+
+def experiment_names() -> list[str]:
+    """The experiments shipped in ``experiments/`` (every ``*.toml`` beside ``models/``)."""
+    return sorted(p.stem for p in experiments_dir().glob("*.toml"))
+
+
+def load_experiment(name: str) -> Experiment:
+    path = experiments_dir() / f"{name}.toml"
+    if not path.exists():
+        raise ValueError(f"unknown experiment {name!r}; expected one of {', '.join(experiment_names())} or all")
+    data = read_toml(path.read_text())
+    runs = tuple(Run(**{**r, "ensemble": tuple(r.get("ensemble", ()))}) for r in data.pop("runs"))
+    return Experiment(name=name, runs=runs, **data)
+
+
+def slug(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.]+", "-", label).strip("-").lower()
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_experiment(exp: Experiment, out: Path, scale: str = "quick", data: str = "builtin", device: str = "cpu",
+                   progress: bool = True, seed: int | None = None) -> dict[str, Any]:
+    """Train every run of ``exp`` at ``scale`` and return the raw results (also written to ``results.json``)."""
+    settings = exp.scale(scale)
+    train_default, eval_spec = resolve(data)
+    eval_split = sample(open_joined(eval_spec), settings.get("eval_clips"), 1)
+    results: dict[str, Any] = {"experiment": exp.name, "title": exp.title, "scale": scale, "data": data,
+                               "synthetic": bool(eval_split.synthetic), "runs": []}
+    finished: dict[str, Path] = {}
+    for run in exp.runs:
+        start = time.perf_counter()
+        entry: dict[str, Any] = {"label": run.label, "backend": run.backend, "paper": run.paper}
+        if run.ensemble:
+            checkpoints = [finished[label] / "best.ckpt" for label in run.ensemble]
+            result = evaluate_checkpoints(checkpoints, eval_split, device)
+            entry |= {"eval_mAUC": result.mAUC, "eval_mAP": result.mAP, "members": list(run.ensemble)}
+        elif _why_unavailable(run.backend):
+            entry["unavailable"] = _why_unavailable(run.backend)
+        else:
+            backend, run_device = ("minidl", "cuda") if run.backend == "minidl-cupy" else (run.backend, device)
+            desc = load(experiments_dir() / run.model).replace(
+                {**run.set, **({"training.epochs": settings["epochs"]} if "epochs" in settings else {}),
+                 **({"training.seed": seed} if seed is not None else {})})
+            train_split = (open_joined(run.train[scale]) if scale in run.train  # a run's own data: never sampled
+                           else sample(open_joined(train_default), settings.get("train_clips"), 0))
+            history = train(desc, train_split, eval_split, Options(out / slug(run.label), backend=backend,
+                                                                   device=run_device, progress=progress)).history
+            finished[run.label] = out / slug(run.label)
+            best = max(history, key=lambda row: row["eval_mAP"])
+            entry |= {"history": history, "best_epoch": best["epoch"], "eval_mAUC": best["eval_mAUC"],
+                      "eval_mAP": best["eval_mAP"], "train_mAP": history[-1]["train_mAP"],
+                      "train_clips": len(train_split), "parameters": sum(desc.params)}
+        entry |= {"seconds": time.perf_counter() - start, "peak_rss_mib": _peak_rss_mib()}
+        results["runs"].append(entry)
+    results["eval_clips"] = len(eval_split)
+    return results
+
+
+def _why_unavailable(backend: str) -> str | None:
+    """None when the backend's framework imports; else the reason (shown in the table instead of numbers)."""
+    if backend == "mxnet":
+        return "not run: MXNet 1.9.1 (its last release) needs NumPy < 1.24; see docs/keras.md"
+    if backend == "minidl-cupy":
+        return None if cuda_available() else "not run: no GPU (CuPy) on this machine"
+    if backend not in BACKENDS:
+        return f"not run: unknown backend {backend!r}"
+    try:
+        __import__({"torch": "torch", "keras": "keras"}.get(backend, "minidl"))
+    except ImportError:
+        return f"not run: {backend} is not installed"
+    return None
+
+
+def write_results(results: dict[str, Any], out: Path) -> Path:
+    path = out / "results.json"
+    path.write_text(json.dumps(results, indent=1) + "\n")
+    return path
