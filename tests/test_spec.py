@@ -88,7 +88,7 @@ def test_the_paper_models_have_the_papers_structure():
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_shipped_descriptions_pass_parity(path, dtype):
-    report = parity(load(path), steps=20, dtype=dtype, batch=8)
+    report = parity(load(path), steps=20, dtype=dtype, batch=32)
     assert report.passed, report.table()
     assert len(report.losses) == 20 and report.rows[-1].index == "output"
     if dtype == "float32":  # the table says how far PyTorch's own float32 run is from its float64 run
