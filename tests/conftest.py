@@ -4,6 +4,11 @@ import os
 
 import pytest
 
+# TensorFlow and the `tfrecord` package (the data tests' independent TFRecord writer) each register
+# TensorFlow's example.proto messages in protobuf's default pool, so one process cannot import both:
+# the keras tests run in a process of their own (tests/test_keras_suite.py starts it).
+collect_ignore = [] if os.environ.get("MINIDL_KERAS_SUITE") else ["keras"]
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--device", default=os.environ.get("MINIDL_TEST_DEVICE", "cpu"),

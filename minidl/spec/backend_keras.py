@@ -9,7 +9,7 @@ failure (``minidl.spec.parity(desc, against="keras")``).
 
 The model is a functional ``keras.Model`` (input: a batch of clips, output: the logits).  Its
 layers are named after minidl's modules (``"0.fc"``, ``"1.block.branch.0"``, ``"2.conv"``,
-``"3.norm"``, ..., ``"output.fc"``), and :func:`get_weights` / :func:`set_weights` read and write
+``"3.norm"``, ``"4.attention.values"``, ..., ``"output.fc"``), and :func:`get_weights` / :func:`set_weights` read and write
 the weights under minidl's ``state_dict`` keys and layouts (``"0.fc.weight"`` is (out, in)).
 
 Layout.  Keras is channels-last.  Inside the model a ``conv1d`` activation is (N, time, channels)
@@ -24,6 +24,11 @@ image is an ``AveragePooling2D``/``MaxPooling2D`` over the whole height, then a 
 
 The translation, key by key (PyTorch -> Keras):
 
+* ``frame_fc``: a ``Dense`` on the (N, frames, values) clip (Keras' Dense acts on the last axis:
+  every frame alike), then the activation and dropout.  ``attention_pool``: two ``Dense`` layers
+  on the clip, ``"i.attention.values"`` (with bias, then the activation) and
+  ``"i.attention.attention"`` (no bias), and :class:`AttentionSum` (softmax over the frames, times
+  the values, summed over the frames).
 * ``batchnorm``: ``BatchNormalization(axis=-1, momentum=0.9, epsilon=1e-5)`` (PyTorch's momentum
   0.1 is Keras' 0.9; Keras' default epsilon is 1e-3).  A small subclass only adds PyTorch's
   ``num_batches_tracked`` counter; the normalisation is Keras'.
@@ -44,7 +49,7 @@ The translation, key by key (PyTorch -> Keras):
   learning rate in a variable of ``floatx`` dtype, so :func:`build` sets ``floatx`` to the model's
   dtype while it builds (a float32 learning rate would differ from 1e-3 by 5e-8 relative).
 
-Remaining semantic differences (measured effects: ``docs/keras.md`` and ``tests/test_spec_keras.py``):
+Remaining semantic differences (measured effects: ``docs/keras.md`` and ``tests/keras/test_spec_keras.py``):
 
 1. Adam's epsilon.  Keras: ``p -= lr * sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)``
    (eps added to the *uncorrected* sqrt(v), "epsilon hat" of Kingma & Ba); PyTorch:
@@ -146,6 +151,17 @@ class BatchNorm(layers.BatchNormalization):
         return outputs
 
 
+class AttentionSum(layers.Layer):
+    """``sum_t softmax_t(logits) * values``: the pooling of ``attention_pool``, (N, T, U) twice -> (N, U)."""
+
+    def call(self, inputs: list[Any]) -> Any:
+        logits, values = inputs
+        return ops.sum(ops.softmax(logits, axis=1) * values, axis=1)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return (input_shape[1][0], input_shape[1][2])
+
+
 class L2(keras.regularizers.L2):
     """Keras' ``L2(a)``: ``a * sum(w^2)``, with ``a`` converted straight to the weight's dtype.
 
@@ -244,6 +260,11 @@ class _Translator:
                 x = self.flatten(x, shape, p)
                 x = self.dense(layer.units, shape.size, f"{p}.fc")(x)
                 tail = [self.activation(layer.activation, f"{p}.act")]
+            case schema.FrameFC():  # Dense acts on the last axis of (N, frames, values): every frame alike
+                x = self.dense(layer.units, shape.dims[1], f"{p}.fc")(x)
+                tail = [self.activation(layer.activation, f"{p}.act")]
+            case schema.AttentionPool():
+                x = self._attention_pool(x, layer, shape.dims[1], f"{p}.attention")
             case schema.Residual():
                 x = self._residual(self.flatten(x, shape, p), layer, shape.size, p)
             case schema.Conv1d():  # a clip (N, frames, values) already is values channels over frames
@@ -295,6 +316,14 @@ class _Translator:
         y = layers.Add(name=f"{p}.block.add", dtype=self.dtype)([h, shortcut])
         act = self.activation(layer.activation, f"{p}.block.activation")
         return y if act is None else act(y)
+
+    def _attention_pool(self, x: Any, layer: schema.AttentionPool, n_in: int, name: str) -> Any:
+        """sum over the frames of softmax_frames(attention(x)) * act(values(x)); ``attention`` has no bias."""
+        values = self.dense(layer.units, n_in, f"{name}.values")(x)
+        act = self.activation(layer.activation, f"{name}.act")
+        values = values if act is None else act(values)
+        logits = self.dense(layer.units, n_in, f"{name}.attention", bias=False)(x)
+        return AttentionSum(name=f"{name}.pool", dtype=self.dtype)([logits, values])
 
     def _pad(self, x: Any, padding: Any, ndim: int, p: str) -> Any:
         if isinstance(padding, str):

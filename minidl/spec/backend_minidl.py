@@ -73,6 +73,20 @@ class MaskedDropout(nn.Module):
         return input * tensor(mask, device=input.device)
 
 
+class AttentionPool(nn.Module):
+    """(N, T, D) -> (N, U): ``sum_t softmax_t(x_t W_a^T) * activation(x_t W_v^T + b_v)`` (Kong et al., 2019)."""
+
+    def __init__(self, in_features: int, units: int, activation: str) -> None:
+        super().__init__()
+        self.values = nn.Linear(in_features, units)
+        self.attention = nn.Linear(in_features, units, bias=False)  # a bias would cancel in the softmax
+        self.act = ACTIVATIONS[activation]()
+
+    def forward(self, input: Tensor) -> Tensor:
+        weights = self.attention(input).softmax(dim=1)  # (N, T, U): over the frames
+        return (weights * self.act(self.values(input))).sum(dim=1)
+
+
 class SigmoidMSELoss(nn.Module):
     """The paper's mean squared error option: ``mean((sigmoid(logits) - target)^2)``."""
 
@@ -119,6 +133,10 @@ def _parts(layer: schema.Layer, shape: schema.Shape, masks: DropoutMasks | None,
     match layer:
         case schema.FC():
             return [*_flatten(shape), ("fc", nn.Linear(shape.size, layer.units)), *_act(layer.activation), *drop]
+        case schema.FrameFC():  # Linear acts on the last axis: every frame alike
+            return [("fc", nn.Linear(shape.dims[1], layer.units)), *_act(layer.activation), *drop]
+        case schema.AttentionPool():
+            return [("attention", AttentionPool(shape.dims[1], layer.units, layer.activation))]
         case schema.Residual():
             block = nn.ResidualBlock(shape.size, layer.units, activation=ACTIVATIONS[layer.activation],
                                      depth=layer.depth)

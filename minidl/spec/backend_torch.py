@@ -63,6 +63,17 @@ class Residual(nn.Module):
         return self.activation(self.branch(input) + self.shortcut(input))
 
 
+class AttentionPool(nn.Module):
+    def __init__(self, in_features: int, units: int, activation: str) -> None:
+        super().__init__()
+        self.values = nn.Linear(in_features, units)
+        self.attention = nn.Linear(in_features, units, bias=False)  # a bias would cancel in the softmax
+        self.act = ACTIVATIONS[activation]()
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        return (torch.softmax(self.attention(input), dim=1) * self.act(self.values(input))).sum(dim=1)
+
+
 class MaskedDropout(nn.Module):
     def __init__(self, rate: float, masks: DropoutMasks, key: int) -> None:
         super().__init__()
@@ -99,6 +110,10 @@ def _parts(layer: schema.Layer, shape: schema.Shape, masks: DropoutMasks | None,
     match layer:
         case schema.FC():
             return [*flatten, ("fc", nn.Linear(shape.size, layer.units)), *act, *drop]
+        case schema.FrameFC():
+            return [("fc", nn.Linear(shape.dims[1], layer.units)), *act, *drop]
+        case schema.AttentionPool():
+            return [("attention", AttentionPool(shape.dims[1], layer.units, layer.activation))]
         case schema.Residual():
             return [*flatten, ("block", Residual(shape.size, layer.units, layer.depth, layer.activation)), *drop]
         case schema.Conv1d():

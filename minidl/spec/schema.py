@@ -366,6 +366,39 @@ class Flatten(Layer):
         return Shape("flat", (shape.size,)), 0
 
 
+@dataclass(frozen=True)
+class FrameFC(Layer):
+    """A fully connected layer applied to every frame on its own: (frames, values) -> (frames, units)."""
+
+    type: ClassVar[str] = "frame_fc"
+    units: int = key(REQUIRED, "output values per frame", kind="int", low=1)
+    activation: str = key("relu", "activation after the layer", choices=ACTIVATIONS)
+    dropout: float = key(0.0, "dropout rate after the activation", low=0.0, high=1.0, open_high=True)
+
+    def infer(self, shape: Shape, path: str) -> tuple[Shape, int]:
+        _needs(path, self, shape, ("clip",))
+        return Shape("clip", (shape.dims[0], self.units)), shape.dims[1] * self.units + self.units
+
+
+@dataclass(frozen=True)
+class AttentionPool(Layer):
+    """Attention pooling over the frames (Kong et al., 2019): (frames, values) -> (units,).
+
+    Per frame t, values ``v_t = activation(W_v x_t + b_v)`` and attention ``a_t = softmax over the
+    frames of W_a x_t`` (no bias: it would cancel in the softmax), both (units,); the output is
+    ``sum_t a_t * v_t``: each unit looks at the frames where its evidence is.  With the default
+    sigmoid, each unit is a classifier and the pool weighs its per-frame decisions.
+    """
+
+    type: ClassVar[str] = "attention_pool"
+    units: int = key(REQUIRED, "output features (one attention per feature)", kind="int", low=1)
+    activation: str = key("sigmoid", "activation of the values", choices=ACTIVATIONS)
+
+    def infer(self, shape: Shape, path: str) -> tuple[Shape, int]:
+        _needs(path, self, shape, ("clip",))
+        return Shape("flat", (self.units,)), 2 * shape.dims[1] * self.units + self.units
+
+
 # ---------------------------------------------------------------------------------- sections
 @dataclass(frozen=True)
 class Input:

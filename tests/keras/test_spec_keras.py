@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import minidl.spec
 from minidl.spec import backend_keras, backend_minidl, build, copy_weights, load, parity
 from minidl.spec.masks import DropoutMasks
 from minidl.spec.parity import relative_difference
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAPER = ["fc", "residual", "conv"]
 #: hyperparameters that float32 holds exactly (0.875 = 1 - 2^-3, 0.9990234375 = 1 - 2^-10)
 BETAS = [0.875, 0.9990234375]
@@ -81,6 +82,17 @@ COVERAGE = {
                       {"type": "flatten"}, {"type": "residual", "units": 5}],
                      optimizer={"type": "rmsprop", "lr": 0.01, "alpha": 0.875, "eps": TINY, "centered": True,
                                 "momentum": 0.5}),
+    "frames": small([{"type": "frame_fc", "units": 12, "dropout": 0.25},
+                     {"type": "frame_fc", "units": 10, "activation": "tanh"},
+                     {"type": "attention_pool", "units": 7},
+                     {"type": "dropout", "rate": 0.2}],
+                    optimizer={"type": "adam", "lr": 0.01, "betas": BETAS, "eps": TINY},
+                    regularization={"l2": 0.01}),
+    "attention": small([{"type": "frame_fc", "units": 8, "activation": "none", "dropout": 0.5},
+                        {"type": "attention_pool", "units": 9, "activation": "none"},
+                        {"type": "fc", "units": 8, "activation": "relu"}],
+                       loss={"type": "mse"}, init={"scheme": "normal", "weight_scale": 0.3},
+                       optimizer={"type": "sgd_momentum", "lr": 0.5, "momentum": 0.875, "nesterov": True}),
 }
 NORMS = {"dense": ["1"], "conv1d": ["1"], "conv2d": ["1", "4"]}  # the rows of batchnorm layers
 
@@ -98,6 +110,10 @@ def check(report, tolerance: float = 1e-9, skip_param: tuple[str, ...] = ()) -> 
 
 
 # ---------------------------------------------------------------------------------- building and weights
+def test_coverage_has_every_layer_type() -> None:
+    assert {layer["type"] for d in COVERAGE.values() for layer in d["layers"]} == set(minidl.spec.Layer.registry)
+
+
 @pytest.mark.parametrize("name", PAPER)
 def test_shipped_descriptions_build_in_keras_with_minidl_names(name: str) -> None:
     desc = load(ROOT / "experiments" / "models" / f"{name}.toml")
@@ -117,11 +133,14 @@ def test_shipped_descriptions_match_minidl_with_exact_optimizer(name: str) -> No
     check(parity(exact(ROOT / "experiments" / "models" / f"{name}.toml"), against="keras", steps=2, batch=8))
 
 
-def test_weights_round_trip_between_backends() -> None:
-    desc = load(COVERAGE["conv2d"])
+@pytest.mark.parametrize("name", ["conv2d", "frames"])
+def test_weights_round_trip_between_backends(name: str) -> None:
+    desc = load(COVERAGE[name])
     source, target = build(desc), build(desc, backend="keras", dtype="float64")
     copy_weights(source.model, target.model, "minidl", "keras")
     back = backend_keras.get_weights(target.model)
+    assert {k: v.shape for k, v in back.items()} == {k: v.shape for k, v in
+                                                      backend_minidl.get_weights(source.model).items()}
     for key, value in backend_minidl.get_weights(source.model).items():
         np.testing.assert_array_equal(back[key], value.astype(back[key].dtype), err_msg=key)
     with pytest.raises(KeyError, match="missing keys"):
@@ -168,11 +187,12 @@ def test_every_layer_type_matches_minidl_in_float64(name: str) -> None:
     check(report, skip_param=tuple(NORMS.get(name, ())))
 
 
-@pytest.mark.parametrize("name", ["dense", "conv1d"])
+@pytest.mark.parametrize("name", ["dense", "conv1d", "frames", "attention"])
 def test_float32_matches_within_rounding(name: str) -> None:
+    norms = tuple(NORMS.get(name, ()))
     report = parity(COVERAGE[name], against="keras", steps=3, dtype="float32", batch=6)
-    check(report, tolerance=1e-4, skip_param=tuple(NORMS[name]))
-    assert max(r.drift or 0.0 for r in report.rows if r.index not in NORMS[name]) < 1e-5
+    check(report, tolerance=1e-4, skip_param=norms)
+    assert max(r.drift or 0.0 for r in report.rows if r.index not in norms) < 1e-5
 
 
 def test_batchnorm_running_var_is_biased_in_keras() -> None:
