@@ -9,7 +9,8 @@ changed (``set``, paths as in :meth:`Description.replace`), optionally its own t
 Scales: ``tiny`` (a few hundred clips, 1 epoch: the tests), ``quick`` (the default: a sample of the
 splits, a few epochs; the whole set in well under 30 minutes on 2 cores), ``full`` (the paper's
 scale: whole splits, ``full.epochs`` epochs).  A scale sets ``epochs``, ``train_clips`` and
-``eval_clips`` (absent: the whole split); a run that names its own ``train`` data for a scale is
+``eval_clips`` (absent: the whole split); ``average_last = k`` scores the average of the last k
+epochs' checkpoints instead of the best epoch; a run that names its own ``train`` data for a scale is
 not sampled down.
 """
 
@@ -40,6 +41,7 @@ class Run:
     train: dict[str, str] = field(default_factory=dict)   # scale -> train split spec
     backend: str = "minidl"
     ensemble: tuple[str, ...] = ()
+    average_last: int = 0    # score the average of the last k epochs' checkpoints
     paper: dict[str, Any] = field(default_factory=dict)
 
 
@@ -105,13 +107,18 @@ def run_experiment(exp: Experiment, out: Path, scale: str = "quick", data: str =
                  **({"training.seed": seed} if seed is not None else {})})
             train_split = (open_joined(run.train[scale]) if scale in run.train  # a run's own data: never sampled
                            else sample(open_joined(train_default), settings.get("train_clips"), 0))
-            history = train(desc, train_split, eval_split, Options(out / slug(run.label), backend=backend,
-                                                                   device=run_device, progress=progress)).history
-            finished[run.label] = out / slug(run.label)
+            folder = finished[run.label] = out / slug(run.label)
+            history = train(desc, train_split, eval_split, Options(folder, backend=backend, device=run_device,
+                                                                   progress=progress,
+                                                                   keep_epochs=run.average_last)).history
             best = max(history, key=lambda row: row["eval_mAP"])
             entry |= {"history": history, "best_epoch": best["epoch"], "eval_mAUC": best["eval_mAUC"],
                       "eval_mAP": best["eval_mAP"], "train_mAP": history[-1]["train_mAP"],
                       "train_clips": len(train_split), "parameters": sum(desc.params)}
+            if run.average_last:  # the average of the last epochs' models replaces the best single epoch
+                averaged = evaluate_checkpoints(sorted(folder.glob("epoch-*.ckpt")), eval_split, run_device)
+                entry |= {"single_mAP": best["eval_mAP"], "eval_mAUC": averaged.mAUC, "eval_mAP": averaged.mAP,
+                          "best_epoch": f"last {min(run.average_last, len(history))} averaged"}
         entry |= {"seconds": time.perf_counter() - start, "peak_rss_mib": _peak_rss_mib()}
         results["runs"].append(entry)
     results["eval_clips"] = len(eval_split)
