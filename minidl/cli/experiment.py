@@ -9,7 +9,7 @@ from typing import Any
 
 from minidl.cli.train import add_data_options
 from minidl.experiments import SCALES, experiment_names, load_experiment, run_experiment, write_report
-from minidl.experiments.runner import write_results
+from minidl.experiments.runner import estimate_seconds, write_results
 
 
 def register(commands: Any) -> None:
@@ -40,8 +40,10 @@ def run(args: argparse.Namespace) -> int:
     experiments = [load_experiment(name) for name in chosen]  # unknown names fail before anything runs
     assert args.scale in SCALES
     if args.scale == "full":
-        print("--full runs the paper's scale: whole splits (the big-data runs on 2M clips), many epochs; "
-              "expect hours on 2 CPU cores (the quick set takes minutes).")
+        seconds = sum(estimate_seconds(exp, "full", args.data) for exp in experiments)
+        print(f"--full runs the paper's scale (whole splits, the big-data runs on 2M clips, many epochs): expect "
+              f"about {seconds / 3600:.1f} hours here (measured step times x steps); Ctrl-C stops a run "
+              "with a checkpoint.", flush=True)
     summary = []
     for exp in experiments:
         out = Path(args.out) / exp.name

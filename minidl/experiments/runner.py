@@ -24,8 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from minidl.autograd import Tensor
 from minidl.backend import cuda_available
-from minidl.spec import BACKENDS, experiments_dir, load
+from minidl.spec import BACKENDS, Description, build, experiments_dir, load
 from minidl.spec.schema import read_toml
 from minidl.train import Options, evaluate_checkpoints, open_joined, resolve, sample, train
 
@@ -138,6 +141,49 @@ def _why_unavailable(backend: str) -> str | None:
     except ImportError:
         return f"not run: {backend} is not installed"
     return None
+
+
+def _split_size(spec: str) -> int:
+    """Clips in a split spec, without generating a built-in ``big`` split just to count it."""
+    return sum(int(part.split(":")[2]) if part.startswith("builtin:big:") else len(open_joined(part))
+               for part in spec.split("+"))
+
+
+def _step_seconds(desc: Description) -> float:
+    """Seconds of one minidl training step of ``desc`` (the median of 3, after a warm-up step)."""
+    model, loss_fn, optimizer = build(desc)
+    batch = desc.training.batch_size
+    x = Tensor(np.random.default_rng(0).uniform(-1, 1, (batch, *desc.input.shape)).astype(np.float32))
+    y = Tensor((np.random.default_rng(1).random((batch, desc.output.units)) < 0.01).astype(np.float32))
+    times = []
+    for _ in range(4):
+        start = time.perf_counter()
+        optimizer.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times[1:]))
+
+
+def estimate_seconds(exp: Experiment, scale: str, data: str = "builtin") -> float:
+    """A rough wall time of ``exp`` at ``scale``: measured step times x steps, plus the evaluations.
+
+    Evaluation after each epoch is counted as a third of a training step per eval clip and 2 s of metrics.
+    """
+    settings = exp.scale(scale)
+    train_default, eval_spec = resolve(data)
+    n_eval = min(settings.get("eval_clips") or 10**9, _split_size(eval_spec))
+    total = 0.0
+    for run in exp.runs:
+        if run.ensemble or _why_unavailable(run.backend):
+            continue
+        desc = load(experiments_dir() / run.model).replace(run.set)
+        epochs = settings.get("epochs", desc.training.epochs)
+        n_train = _split_size(run.train[scale]) if scale in run.train else \
+            min(settings.get("train_clips") or 10**9, _split_size(train_default))
+        per_clip = _step_seconds(desc) / desc.training.batch_size
+        total += epochs * (n_train * per_clip + (n_eval + min(n_train, 4096)) * per_clip / 3 + 2.0)
+    return total
 
 
 def write_results(results: dict[str, Any], out: Path) -> Path:

@@ -9,8 +9,9 @@ failure (``minidl.spec.parity(desc, against="keras")``).
 
 The model is a functional ``keras.Model`` (input: a batch of clips, output: the logits).  Its
 layers are named after minidl's modules (``"0.fc"``, ``"1.block.branch.0"``, ``"2.conv"``,
-``"3.norm"``, ``"4.attention.values"``, ..., ``"output.fc"``), and :func:`get_weights` / :func:`set_weights` read and write
-the weights under minidl's ``state_dict`` keys and layouts (``"0.fc.weight"`` is (out, in)).
+``"3.norm"``, ``"4.attention.values"``, ..., ``"output.fc"``), and :func:`get_weights` /
+:func:`set_weights` read and write the weights under minidl's ``state_dict`` keys and layouts
+(``"0.fc.weight"`` is (out, in)).
 
 Layout.  Keras is channels-last.  Inside the model a ``conv1d`` activation is (N, time, channels)
 (a (10, 128) clip already *is* 128 channels over 10 frames in that layout, so no transpose is
