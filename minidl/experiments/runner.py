@@ -8,7 +8,7 @@ changed (``set``, paths as in :meth:`Description.replace`), optionally its own t
 
 Scales: ``tiny`` (a few hundred clips, 1 epoch: the tests), ``quick`` (the default: a sample of the
 splits, a few epochs; the whole set in well under 30 minutes on 2 cores), ``full`` (the paper's
-scale: whole splits, ``full.epochs`` epochs).  A scale sets ``epochs``, ``train_clips`` and
+scale: whole splits, ``full.epochs`` epochs).  A scale sets ``epochs``, ``batch_size``, ``train_clips`` and
 ``eval_clips`` (absent: the whole split); ``average_last = k`` scores the average of the last k
 epochs' checkpoints instead of the best epoch; a run that names its own ``train`` data for a scale is
 not sampled down.
@@ -105,9 +105,7 @@ def run_experiment(exp: Experiment, out: Path, scale: str = "quick", data: str =
             entry["unavailable"] = _why_unavailable(run.backend)
         else:
             backend, run_device = ("minidl", "cuda") if run.backend == "minidl-cupy" else (run.backend, device)
-            desc = load(experiments_dir() / run.model).replace(
-                {**run.set, **({"training.epochs": settings["epochs"]} if "epochs" in settings else {}),
-                 **({"training.seed": seed} if seed is not None else {})})
+            desc = _description(run, settings, seed)
             train_split = (open_joined(run.train[scale]) if scale in run.train  # a run's own data: never sampled
                            else sample(open_joined(train_default), settings.get("train_clips"), 0))
             folder = finished[run.label] = out / slug(run.label)
@@ -141,6 +139,12 @@ def _why_unavailable(backend: str) -> str | None:
     except ImportError:
         return f"not run: {backend} is not installed"
     return None
+
+
+def _description(run: Run, settings: dict[str, int], seed: int | None = None) -> Description:
+    """The run's description with its values and the scale's epochs and batch size (and a seed) set."""
+    changes = {**run.set, **{f"training.{k}": settings[k] for k in ("epochs", "batch_size") if k in settings}}
+    return load(experiments_dir() / run.model).replace(changes | ({"training.seed": seed} if seed is not None else {}))
 
 
 def _split_size(spec: str) -> int:
@@ -177,8 +181,8 @@ def estimate_seconds(exp: Experiment, scale: str, data: str = "builtin") -> floa
     for run in exp.runs:
         if run.ensemble or _why_unavailable(run.backend):
             continue
-        desc = load(experiments_dir() / run.model).replace(run.set)
-        epochs = settings.get("epochs", desc.training.epochs)
+        desc = _description(run, settings)
+        epochs = desc.training.epochs
         n_train = _split_size(run.train[scale]) if scale in run.train else \
             min(settings.get("train_clips") or 10**9, _split_size(train_default))
         per_clip = _step_seconds(desc) / desc.training.batch_size
