@@ -14,7 +14,8 @@ import pytest
 
 from minidl import spec
 from minidl.cli.main import main
-from minidl.experiments import experiment_names, load_experiment, run_experiment, write_report
+from minidl.experiments import experiment_names, load_experiment
+from minidl.experiments.runner import _why_unavailable, estimate_seconds
 from minidl.train import Interrupted, Options, evaluate_checkpoints, load_checkpoint, open_data, predict, sample, train
 from minidl.train import trainer as trainer_module
 
@@ -209,14 +210,29 @@ def test_every_table_and_figure_of_the_paper_has_an_experiment():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", experiment_names())
 def test_experiment_runs_end_to_end_at_tiny_size(name, tmp_path):
-    exp = load_experiment(name)
-    results = run_experiment(exp, tmp_path, "tiny", progress=False)
-    write_report(results, exp.paper, tmp_path, exp.curves)
-    for file in ("table.md", "report.md", "curves.png"):
-        assert (tmp_path / file).stat().st_size > 0, file
-    report = (tmp_path / "report.md").read_text()
+    """Through the command, in a process of its own (the frameworks experiment imports TensorFlow)."""
+    result = subprocess.run([sys.executable, "-m", "minidl", "experiment", name, "--tiny", "--out", str(tmp_path),
+                             "--no-progress"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = tmp_path / name
+    for file in ("table.md", "report.md", "curves.png", "results.json"):
+        assert (out / file).stat().st_size > 0, file
+    report = (out / "report.md").read_text()
     assert "Synthetic features" in report and "![train and eval curves](curves.png)" in report
-    assert len(results["runs"]) == len(exp.runs)
+    results = json.loads((out / "results.json").read_text())
+    exp = load_experiment(name)
+    assert [run["label"] for run in results["runs"]] == [run.label for run in exp.runs]
     for run in results["runs"]:
         assert "unavailable" in run or 0 < run["eval_mAP"] < 1, run["label"]
-    assert json.dumps(results)  # the raw numbers are JSON
+    assert "| run | mAUC (synthetic) | mAP (synthetic) |" in result.stdout
+
+
+def test_frameworks_rows_say_why_a_framework_did_not_run():
+    assert "NumPy < 1.24" in _why_unavailable("mxnet")
+    assert _why_unavailable("minidl-cupy") == "not run: no GPU (CuPy) on this machine"
+    assert _why_unavailable("minidl") is None and _why_unavailable("jax") == "not run: unknown backend 'jax'"
+
+
+def test_full_scale_time_is_estimated_before_it_starts():
+    exp = load_experiment("width")
+    assert estimate_seconds(exp, "full") > 5 * estimate_seconds(exp, "quick") > 0
