@@ -54,14 +54,14 @@ def gradcheck(func: Callable[..., Any], inputs: Tensor | Sequence[Any], eps: flo
     return True
 
 
-def _outputs(func: Callable[..., Any], inputs: tuple[Any, ...]) -> list[Tensor]:
+def outputs(func: Callable[..., Any], inputs: tuple[Any, ...]) -> list[Tensor]:
     out = func(*inputs)
     return list(out) if isinstance(out, (tuple, list)) else [out]
 
 
 def _flat_output(func: Callable[..., Any], inputs: tuple[Any, ...]) -> numpy.ndarray:
     """All outputs of ``func`` concatenated into one float64 NumPy vector."""
-    outs = _outputs(func, inputs)
+    outs = outputs(func, inputs)
     return numpy.concatenate([backend.to_numpy(o.data).astype(numpy.float64).ravel() for o in outs])
 
 
@@ -82,12 +82,12 @@ def numerical_jacobian(func: Callable[..., Any], inputs: tuple[Any, ...], i: int
     return numpy.stack(columns, axis=1)
 
 
-def _vjp(func: Callable[..., Any], inputs: tuple[Any, ...], upstream: numpy.ndarray,
+def vjp(func: Callable[..., Any], inputs: tuple[Any, ...], upstream: numpy.ndarray,
          wrt: list[int]) -> list[numpy.ndarray]:
     """v^T J for each input in ``wrt``, by one backward pass with upstream gradient v."""
     for i in wrt:
         inputs[i].grad = None
-    outs = _outputs(func, inputs)
+    outs = outputs(func, inputs)
     offset = 0
     for o in outs:
         g = upstream[offset:offset + o.numel()].reshape(o.shape).astype(o.dtype)
@@ -106,7 +106,7 @@ def _vjp(func: Callable[..., Any], inputs: tuple[Any, ...], upstream: numpy.ndar
 def analytic_jacobian(func: Callable[..., Any], inputs: tuple[Any, ...], i: int) -> numpy.ndarray:
     """J with shape (outputs, elements of input i), one backward pass per output element."""
     n_out = _flat_output(func, inputs).size
-    rows = [_vjp(func, inputs, numpy.eye(1, n_out, k).ravel(), [i])[0] for k in range(n_out)]
+    rows = [vjp(func, inputs, numpy.eye(1, n_out, k).ravel(), [i])[0] for k in range(n_out)]
     return numpy.stack(rows, axis=0) if rows else numpy.zeros((0, inputs[i].numel()))
 
 
@@ -121,7 +121,7 @@ def _check_random_vjp(func: Callable[..., Any], inputs: tuple[Any, ...], wrt: li
                       atol: float, rtol: float, rng: numpy.random.Generator) -> None:
     n_out = _flat_output(func, inputs).size
     upstream = rng.uniform(0.5, 1.5, n_out) * rng.choice([-1.0, 1.0], n_out)
-    analytic = _vjp(func, inputs, upstream, wrt)
+    analytic = vjp(func, inputs, upstream, wrt)
     for i, got in zip(wrt, analytic):
         expected = upstream @ numerical_jacobian(func, inputs, i, eps)
         _compare(got[None], expected[None], atol, rtol,

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from minidl import backend
 from minidl.autograd.function import Function
-from minidl.autograd.gradcheck import analytic_jacobian, numerical_jacobian
+from minidl.autograd.gradcheck import analytic_jacobian, numerical_jacobian, outputs, vjp
 from minidl.autograd.tensor import Tensor
 from minidl.cli.gradcheck_cases import CASES, Case
 
@@ -93,7 +91,7 @@ def check_case(case: Case, seed: int = 0) -> Result:
     wrt = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     shapes = ", ".join(str(tuple(inputs[i].shape)) for i in wrt)
     try:
-        reached = graph_ops(_outputs(case.func, inputs))
+        reached = graph_ops(outputs(case.func, inputs))
         if case.op not in reached:
             names = ", ".join(sorted(cls.__name__ for cls in reached)) or "no node"
             return Result(case, shapes, float("nan"), False, f"does not reach {case.name} (built: {names})")
@@ -118,11 +116,6 @@ def compare(analytic: np.ndarray, numerical: np.ndarray, atol: float, rtol: floa
     return worst, bool(np.all(diff <= atol + rtol * np.abs(numerical)))
 
 
-def _outputs(func: Callable[..., Any], inputs: Sequence[Any]) -> list[Tensor]:
-    out = func(*inputs)
-    return list(out) if isinstance(out, (tuple, list)) else [out]
-
-
 def graph_ops(outputs: list[Tensor]) -> set[type[Function]]:
     """The classes of every node of the graph that produced ``outputs``."""
     seen: set[int] = set()
@@ -141,22 +134,10 @@ def graph_ops(outputs: list[Tensor]) -> set[type[Function]]:
 def _random_vjp_check(case: Case, inputs: tuple[Any, ...], wrt: list[int],
                       rng: np.random.Generator) -> tuple[float, bool]:
     """One backward pass with a random dense upstream gradient v, against v^T J_num per input."""
-    outs = _outputs(case.func, inputs)
-    n_out = sum(o.numel() for o in outs)
+    n_out = sum(o.numel() for o in outputs(case.func, inputs))
     upstream = rng.uniform(0.5, 1.5, n_out) * rng.choice([-1.0, 1.0], n_out)
-    for i in wrt:
-        inputs[i].grad = None
-    offset = 0
-    for o in outs:
-        g = upstream[offset:offset + o.numel()].reshape(o.shape).astype(o.dtype)
-        offset += o.numel()
-        if o.requires_grad:
-            o.backward(backend.to_device(g, o.device), retain_graph=True)
     worst, passed = 0.0, True
-    for i in wrt:
-        grad = inputs[i].grad
-        got = np.zeros(inputs[i].numel()) if grad is None else backend.to_numpy(grad.data).astype(np.float64).ravel()
-        inputs[i].grad = None
+    for i, got in zip(wrt, vjp(case.func, inputs, upstream, wrt), strict=True):
         expected = upstream @ numerical_jacobian(case.func, inputs, i, case.eps)
         error, ok = compare(got[None], expected[None], case.atol, case.rtol)
         worst, passed = max(worst, error), passed and ok
