@@ -179,9 +179,9 @@ def test_descriptions_are_immutable():
         desc.name = "x"
 
 
-def test_reference_table_is_in_the_docs():
-    docs = (ROOT / "docs" / "spec.md").read_text()
-    assert reference() in docs, "docs/spec.md is stale: paste the output of `minidl spec keys`"
+@pytest.mark.parametrize("page", ["docs/spec.md", "README.md"])
+def test_reference_table_is_in_the_docs(page):
+    assert reference() in (ROOT / page).read_text(), f"{page} is stale: paste the output of `minidl spec keys`"
 
 
 def test_reference_lists_every_key():
