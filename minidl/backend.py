@@ -9,9 +9,11 @@ Devices are named as in PyTorch: ``"cpu"`` and ``"cuda"`` (``"cuda:0"`` is accep
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import ModuleType
@@ -19,6 +21,14 @@ from typing import Any
 
 import numpy
 import scipy.special
+
+# CuPy reads CUPY_TF32 when it is imported: TF32 matmuls and convolutions (10-bit mantissas,
+# about 1e-3 relative error) would break minidl's float32 parity with PyTorch (1e-5).
+os.environ.setdefault("CUPY_TF32", "0")
+if os.environ["CUPY_TF32"] != "0":
+    warnings.warn(f"CUPY_TF32={os.environ['CUPY_TF32']}: CuPy float32 matmuls/convolutions use TF32 "
+                  "(about 1e-3 relative error); minidl's float32 results will not match PyTorch's to 1e-5. "
+                  "Unset it or set CUPY_TF32=0.", RuntimeWarning, stacklevel=2)
 
 try:  # CuPy is optional: ``pip install minidl[gpu]``
     import cupy
@@ -132,6 +142,15 @@ def is_floating(dtype: numpy.dtype) -> bool:
     return numpy.dtype(dtype).kind == "f"
 
 
+def ignore_fp_errors(xp: ModuleType) -> contextlib.AbstractContextManager:
+    """Silence floating-point warnings (division by zero, invalid) inside the ``with`` block.
+
+    NumPy warns (``numpy.errstate`` silences it); CuPy never warns and has no ``errstate``.
+    """
+    return numpy.errstate(divide="ignore", invalid="ignore") if xp is numpy \
+        else contextlib.nullcontext()
+
+
 def scatter_add(xp: ModuleType, target: Array, index: Any, values: Array) -> None:
     """``target[index] += values`` with repeated indices accumulated (``np.add.at`` / ``cupyx``)."""
     if xp is numpy:
@@ -141,11 +160,34 @@ def scatter_add(xp: ModuleType, target: Array, index: Any, values: Array) -> Non
 
 
 # ----------------------------------------------------------------------------- random numbers
+class _DeviceDraws:
+    """The CUDA generator: a NumPy generator whose draws are copied to the GPU.
+
+    CuPy's generators keep their state on the device with no way to read or restore it, so a
+    checkpoint could not resume a GPU run exactly.  Drawing on the host costs a host-to-device
+    copy per draw (dropout masks, initialisation) but makes the state a plain NumPy bit
+    generator state -- saved and restored bit for bit -- and makes a GPU run draw the same
+    numbers as a CPU run with the same seed.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.host = numpy.random.default_rng(seed)
+
+    def random(self, size: Any = None, dtype: Any = float64) -> Array:
+        """U[0, 1) samples, drawn in ``dtype`` directly, on the GPU."""
+        return cupy.asarray(self.host.random(size, dtype=dtype))
+
+    def standard_normal(self, size: Any = None, dtype: Any = float64) -> Array:
+        """N(0, 1) samples, drawn in ``dtype`` directly, on the GPU."""
+        return cupy.asarray(self.host.standard_normal(size, dtype=dtype))
+
+
 class _RNG:
     """The global random state behind ``manual_seed``, ``randn``, ``rand`` and dropout.
 
-    One ``numpy.random.Generator`` for the CPU and, lazily, one CuPy generator for the GPU, both
-    seeded from the same seed.  (Streams differ from PyTorch's: equal seeds give equal minidl
+    One ``numpy.random.Generator`` for the CPU and one for the GPU (its draws copied to the
+    device, see :class:`_DeviceDraws`), both seeded from the same seed: a run draws the same
+    numbers on either device.  (Streams differ from PyTorch's: equal seeds give equal minidl
     runs, not equal PyTorch numbers.)
     """
 
@@ -155,24 +197,24 @@ class _RNG:
     def seed(self, seed: int) -> None:
         self.initial_seed = int(seed)
         self.cpu = numpy.random.default_rng(self.initial_seed)
-        self._cuda = None
+        self.cuda = _DeviceDraws(self.initial_seed)
 
     def generator(self, device: str) -> Any:
-        """The generator for ``device``."""
-        if device == "cpu":
-            return self.cpu
-        if self._cuda is None:  # pragma: no cover - needs a GPU
-            self._cuda = cupy.random.default_rng(self.initial_seed)
-        return self._cuda
+        """The generator for ``device`` (``random`` and ``standard_normal`` with a ``dtype``)."""
+        return self.cpu if device == "cpu" else self.cuda
 
     def get_state(self) -> dict:
-        """A JSON-serialisable snapshot of the CPU generator (for checkpoints)."""
-        return {"seed": self.initial_seed, "bit_generator": _jsonable(self.cpu.bit_generator.state)}
+        """A JSON-serialisable snapshot of both generators (for checkpoints)."""
+        return {"seed": self.initial_seed, "bit_generator": _jsonable(self.cpu.bit_generator.state),
+                "cuda_bit_generator": _jsonable(self.cuda.host.bit_generator.state)}
 
     def set_state(self, state: dict) -> None:
-        """Restore a snapshot made by :meth:`get_state`."""
+        """Restore a snapshot made by :meth:`get_state` (one without ``cuda_bit_generator``, from
+        an older checkpoint, leaves the CUDA generator freshly seeded)."""
         self.seed(state["seed"])
         self.cpu.bit_generator.state = state["bit_generator"]
+        if "cuda_bit_generator" in state:
+            self.cuda.host.bit_generator.state = state["cuda_bit_generator"]
 
 
 def _jsonable(value: Any) -> Any:

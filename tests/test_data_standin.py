@@ -69,6 +69,17 @@ def test_class_evidence_is_learnable_but_not_trivial(eval_split):
     assert 0.6 < roc_auc_score(music, score) < 0.995
 
 
+def test_donors_make_unlabelled_events_differ_by_class(world):
+    """Donor label sets (of bal_train) exclude Music and Speech and favour some classes over others."""
+    assert len(world.donors) == 22160 and world.donor_cdf[-1] == pytest.approx(1)
+    assert (np.diff(world.donor_cdf) >= 0).all()
+    rows = np.searchsorted(world.donor_cdf, np.random.default_rng(0).random(20000), side="right")
+    counts = world.donors.take(rows).class_counts().astype(float)
+    counts[[MUSIC, SPEECH]] = np.nan  # only co-occurring with the drawn class (they are dropped from the events)
+    spread = np.nanpercentile(counts, [10, 90])
+    assert spread[1] > 10 * max(spread[0], 1)  # a wide per-class spread of unlabelled rates
+
+
 def test_quantize_is_vggish_formula():
     e = np.array([-3.0, -2.0, 0.0, 1.999, 2.0, 5.0])
     np.testing.assert_array_equal(quantize(e), [0, 0, 127, 254, 255, 255])

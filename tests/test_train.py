@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from minidl import spec
+from minidl.backend import cuda_available
 from minidl.cli.main import main
 from minidl.experiments import experiment_names, load_experiment
 from minidl.experiments.runner import _why_unavailable, estimate_seconds
@@ -229,7 +230,8 @@ def test_experiment_runs_end_to_end_at_tiny_size(name, tmp_path):
 
 def test_frameworks_rows_say_why_a_framework_did_not_run():
     assert "NumPy < 1.24" in _why_unavailable("mxnet")
-    assert _why_unavailable("minidl-cupy") == "not run: no GPU (CuPy) on this machine"
+    expected = None if cuda_available() else "not run: no GPU (CuPy) on this machine"
+    assert _why_unavailable("minidl-cupy") == expected
     assert _why_unavailable("minidl") is None and _why_unavailable("jax") == "not run: unknown backend 'jax'"
 
 

@@ -78,9 +78,15 @@ def from_numpy(array: numpy.ndarray) -> Tensor:
 def full(size: Size, fill_value: float, dtype: Any = None, device: str | None = None,
          requires_grad: bool = False) -> Tensor:
     """A tensor of shape ``size`` filled with ``fill_value`` (bool/int/float dtype inferred)."""
-    if dtype is None:
-        dtype = numpy.asarray(fill_value).dtype
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.data
+    if getattr(fill_value, "ndim", 0) != 0:
+        raise ValueError(f"full: fill_value must be a number or a 0-d array, got shape {fill_value.shape}")
+    if dtype is None:  # (a device scalar's dtype is read without copying it to the host)
+        dtype = fill_value.dtype if hasattr(fill_value, "dtype") else numpy.asarray(fill_value).dtype
         dtype = backend.float32 if dtype.kind == "f" else _infer_dtype(numpy.empty(0, dtype), None)
+    if hasattr(fill_value, "dtype"):  # a NumPy scalar or a 0-d array on either device: its value
+        fill_value = fill_value.item()
     xp = backend.module_for(backend.normalize_device(device))
     return _make(xp.full(_size((size,)), fill_value, dtype=backend.as_dtype(dtype)), requires_grad)
 

@@ -104,7 +104,7 @@ class Pow(Function):
         x, y = self.x, self.y
         xp = backend.xp_of(x)
         gx = gy = None
-        with xp.errstate(divide="ignore", invalid="ignore"):
+        with backend.ignore_fp_errors(xp):  # 0 ** -1, log(0): masked out by the where
             if self.needs_input_grad[0]:
                 gx = gz * xp.where(y == 0, 0, y * x ** (y - 1)).astype(gz.dtype)
             if self.needs_input_grad[1]:

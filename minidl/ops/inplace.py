@@ -12,6 +12,8 @@ from typing import Any
 from minidl import backend
 from minidl.autograd.grad_mode import is_grad_enabled
 from minidl.autograd.tensor import Tensor
+from minidl.ops.common import number
+from minidl.ops.shape import check_bounds, index_key
 
 
 def _check(op: str, t: Tensor) -> None:
@@ -22,9 +24,14 @@ def _check(op: str, t: Tensor) -> None:
 
 
 def _values(value: Any, like: Tensor) -> Any:
-    """The array (or number) to write into ``like``: tensors unwrapped and moved to its device."""
+    """The array (or number) to write into ``like``: tensors unwrapped, arrays (NumPy ones too:
+    CuPy's kernels refuse host arrays) and lists moved to its device; numbers as they are."""
     if isinstance(value, Tensor):
-        return backend.to_device(value.data, like.device)
+        value = value.data
+    if isinstance(value, (list, tuple)):
+        return backend.module_for(like.device).asarray(value)
+    if hasattr(value, "dtype") and hasattr(value, "shape"):  # an array (or NumPy scalar)
+        return backend.to_device(value, like.device) if value.shape else value.item()
     return value
 
 
@@ -55,7 +62,7 @@ def copy_(self: Tensor, src: Any) -> Tensor:
 def add_(self: Tensor, other: Any, alpha: float = 1) -> Tensor:
     """self += alpha * other."""
     _check("add_", self)
-    values = _values(other, self)
+    values, alpha = _values(other, self), number(alpha)  # a 0-d array alpha: its value (CuPy refuses host arrays)
     self.data += values if alpha == 1 else values * alpha
     return self
 
@@ -70,6 +77,6 @@ def mul_(self: Tensor, other: Any) -> Tensor:
 def setitem(self: Tensor, key: Any, value: Any) -> None:
     """``self[key] = value`` (no gradient is recorded)."""
     _check("__setitem__", self)
-    if isinstance(key, Tensor):
-        key = key.data
+    key, _ = index_key(key, backend.xp_of(self.data))
+    check_bounds(key, self.shape)  # CuPy would wrap an out-of-range index around
     self.data[key] = _values(value, self)

@@ -13,7 +13,7 @@ from typing import Any
 from minidl import backend
 from minidl.autograd.function import Function
 from minidl.autograd.tensor import Tensor
-from minidl.ops.common import normalize_dim
+from minidl.ops.common import normalize_dim, number
 
 Array = backend.Array
 
@@ -63,6 +63,7 @@ class Index(Function):
 
     def forward(self, x: Array) -> Array:
         self.shape, self.dtype = x.shape, x.dtype
+        check_bounds(self.key, x.shape)  # CuPy would wrap an out-of-range index around
         return x[self.key]
 
     def backward(self, gy: Array) -> Array:
@@ -206,27 +207,59 @@ def expand(input: Tensor, *sizes: Any) -> Tensor:
     return Expand.apply(input, shape=shape)
 
 
-def _index_key(key: Any, xp: Any) -> tuple[Any, bool]:
-    """The indexing key with tensors/lists turned into arrays, and whether elements can repeat."""
+def index_key(key: Any, xp: Any) -> tuple[Any, bool]:
+    """The indexing key with tensors/lists/host arrays turned into arrays on the indexed tensor's
+    device (``xp``'s), and whether elements can repeat."""
     parts = key if isinstance(key, tuple) else (key,)
     converted, repeats = [], False
     for part in parts:
         if isinstance(part, Tensor):
             part = part.data
-        elif isinstance(part, list):
-            part = xp.asarray(part)
+        if isinstance(part, list) or (hasattr(part, "dtype") and getattr(part, "ndim", 0) > 0):
+            part = backend.to_device(xp.asarray(part) if isinstance(part, list) else part,
+                                     "cuda" if xp is not backend.numpy else "cpu")
         if hasattr(part, "dtype"):  # an array (or NumPy scalar) index
             if part.dtype.kind in "iu":
-                repeats = True
+                repeats = repeats or getattr(part, "ndim", 0) > 0
             elif part.dtype.kind != "b":
                 raise IndexError(f"index: tensors used as indices must be integer or bool, got {part.dtype}")
         converted.append(part)
     return tuple(converted), repeats
 
 
+def check_bounds(parts: Sequence[Any], shape: tuple[int, ...]) -> None:
+    """IndexError (PyTorch's message) for an integer index outside [-size, size) of its dimension.
+
+    The same check on both devices: NumPy raises for an out-of-range index, but CuPy's kernels
+    silently wrap an out-of-range integer-array index around.
+    """
+    def width(part: Any) -> int:  # dimensions of the input that ``part`` indexes
+        if part is None or part is Ellipsis:
+            return 0
+        if getattr(part, "dtype", None) is not None and part.dtype.kind == "b":
+            return part.ndim
+        return 1
+
+    dim = 0
+    for part in parts:
+        if part is Ellipsis:
+            dim += len(shape) - sum(width(p) for p in parts)
+            continue
+        integer = isinstance(part, int) and not isinstance(part, bool) or \
+            (getattr(part, "dtype", None) is not None and part.dtype.kind in "iu")
+        if integer and dim < len(shape):
+            size = shape[dim]
+            if getattr(part, "size", 1) > 0:
+                low, high = (int(part.min()), int(part.max())) if getattr(part, "ndim", 0) > 0 else (int(part),) * 2
+                bad = low if low < -size else high if high >= size else None
+                if bad is not None:
+                    raise IndexError(f"index {bad} is out of bounds for dimension {dim} with size {size}")
+        dim += width(part)
+
+
 def index(input: Tensor, key: Any) -> Tensor:
     """``input[key]`` with slices, ints, None, Ellipsis, integer arrays or boolean masks."""
-    key, repeats = _index_key(key, backend.xp_of(input.data))
+    key, repeats = index_key(key, backend.xp_of(input.data))
     return Index.apply(input, key=key, repeats_possible=repeats)
 
 
@@ -289,7 +322,7 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
     """
     widths = _pad_widths("pad", pad, input.ndim)
     if mode == "constant":
-        return _constant_pad(input, widths, 0.0 if value is None else value)
+        return _constant_pad(input, widths, 0.0 if value is None else number(value))  # a 0-d array: its value
     if mode not in ("reflect", "replicate", "circular"):
         raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
     xp = backend.xp_of(input.data)

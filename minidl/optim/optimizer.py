@@ -140,8 +140,9 @@ class Optimizer:
                 loss = closure()
         work = [(p, self.state[p], group) for group in self.param_groups for p in group["params"]
                 if p.grad is not None]
-        for p, _, _ in work:
+        for p, state, _ in work:
             self._check_grad(p)
+            _follow_parameter(p, state)
             self._buffers[p]  # noqa: B018 - create the entry here, not concurrently in the threads below
         if all(p.device == "cpu" for p, _, _ in work):  # independent parameters update side by side
             backend.run_balanced([partial(self._update, *item) for item in work], [p.numel() for p, _, _ in work])
@@ -255,6 +256,19 @@ def _check_ordered(optimizer: str, params: Any) -> None:
     if isinstance(params, (set, frozenset)):
         raise TypeError(f"{optimizer}: parameters must be an ordered collection (a list), not a set: "
                         "the order of a set changes between runs, and with it the state dict")
+
+
+def _follow_parameter(p: Tensor, state: dict[str, Any]) -> None:
+    """Move/cast ``p``'s state tensors to where ``p`` is now, after ``model.to(...)`` between steps.
+
+    A model moved to another device (or float dtype) under its optimizer keeps its parameter
+    objects but not their arrays; the state made before the move follows them here, so the
+    next step goes on with the same moments instead of failing inside a kernel.
+    """
+    for key, value in state.items():
+        if isinstance(value, Tensor) and (value.device != p.device or
+                                          (value.dtype != p.dtype and backend.is_floating(value.dtype))):
+            state[key] = _state_value(value, p)
 
 
 def _state_value(value: Any, p: Tensor) -> Any:
