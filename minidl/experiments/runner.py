@@ -132,6 +132,8 @@ def _why_unavailable(backend: str) -> str | None:
         return "not run: MXNet 1.9.1 (its last release) needs NumPy < 1.24; see docs/keras.md"
     if backend == "minidl-cupy":
         return None if cuda_available() else "not run: no GPU (CuPy) on this machine"
+    if backend == "keras":  # keras models train through Keras' own loop, which minidl.train does not drive yet
+        return "not run: the trainer drives minidl and PyTorch; Keras is compared by `minidl parity --against keras`"
     if backend not in BACKENDS:
         return f"not run: unknown backend {backend!r}"
     try:
