@@ -68,7 +68,9 @@ def write_report(results: dict[str, Any], paper: str, out: Path, curves: bool = 
     features = SYNTHETIC if results["synthetic"] else "real AudioSet features"
     lines = [f"# {results['title']}", "",
              f"{features.capitalize()}; scale `{results['scale']}`; eval on {results['eval_clips']:,} clips; "
-             "minidl's figures are the eval scores at the epoch of best eval mAP.", ""]
+             "minidl's figures are the eval scores at the epoch of best eval mAP. Wall time counts training and "
+             "the evaluations after each epoch; peak RSS is the process's peak resident memory during the run "
+             "(the data and the framework's libraries included).", ""]
     if results["synthetic"]:
         lines += ["> SYNTHETIC FEATURES (minidl's built-in stand-in: real AudioSet labels, generated embeddings): "
                   "compare trends with the paper, not values.", ""]

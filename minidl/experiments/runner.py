@@ -16,6 +16,7 @@ not sampled down.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import resource
@@ -28,7 +29,7 @@ import numpy as np
 
 from minidl.autograd import Tensor
 from minidl.backend import cuda_available
-from minidl.spec import BACKENDS, Description, build, experiments_dir, load
+from minidl.spec import Description, backend_module, build, experiments_dir, load
 from minidl.spec.schema import read_toml
 from minidl.train import Options, evaluate_checkpoints, open_joined, resolve, sample, train
 
@@ -81,8 +82,19 @@ def slug(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "-", label).strip("-").lower()
 
 
+def _reset_peak_rss() -> None:
+    """Start a new peak-memory measurement (Linux: writing 5 to clear_refs resets VmHWM; elsewhere a no-op)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
 def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The process's peak resident memory since :func:`_reset_peak_rss` (Linux), else since it started."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+    except (OSError, AttributeError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_experiment(exp: Experiment, out: Path, scale: str = "quick", data: str = "builtin", device: str = "cpu",
@@ -95,6 +107,7 @@ def run_experiment(exp: Experiment, out: Path, scale: str = "quick", data: str =
                                "synthetic": bool(eval_split.synthetic), "runs": []}
     finished: dict[str, Path] = {}
     for run in exp.runs:
+        _reset_peak_rss()
         start = time.perf_counter()
         entry: dict[str, Any] = {"label": run.label, "backend": run.backend, "paper": run.paper}
         if run.ensemble:
@@ -132,14 +145,10 @@ def _why_unavailable(backend: str) -> str | None:
         return "not run: MXNet 1.9.1 (its last release) needs NumPy < 1.24; see docs/keras.md"
     if backend == "minidl-cupy":
         return None if cuda_available() else "not run: no GPU (CuPy) on this machine"
-    if backend == "keras":  # keras models train through Keras' own loop, which minidl.train does not drive yet
-        return "not run: the trainer drives minidl and PyTorch; Keras is compared by `minidl parity --against keras`"
-    if backend not in BACKENDS:
-        return f"not run: unknown backend {backend!r}"
     try:
-        __import__({"torch": "torch", "keras": "keras"}.get(backend, "minidl"))
-    except ImportError:
-        return f"not run: {backend} is not installed"
+        backend_module(backend)
+    except (ImportError, ValueError) as err:  # not installed / unknown
+        return f"not run: {err}"
     return None
 
 

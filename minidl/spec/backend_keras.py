@@ -83,6 +83,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -91,7 +92,9 @@ if "keras" in sys.modules and os.environ.get("KERAS_BACKEND", "tensorflow") != "
     raise ImportError(f"backend 'keras' needs Keras on TensorFlow, but keras was already imported with "
                       f"KERAS_BACKEND={os.environ['KERAS_BACKEND']!r}")
 os.environ["KERAS_BACKEND"] = "tensorflow"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up banners
+# TensorFlow's C++ log: its banners, and a harmless Grappler "empty op name" error that a residual
+# block's compiled training step logs (Grappler skips one pass); errors that matter raise in Python.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -190,6 +193,7 @@ class Objective:
 
     def __init__(self, criterion: keras.losses.Loss, model: keras.Model) -> None:
         self.criterion, self.model = criterion, model
+        self.compiled_step: Callable[[Any, Any], Any] | None = None  # train_step's tf.function, made on first use
 
     def __call__(self, logits: Any, targets: Any) -> Any:
         loss = self.criterion(targets, logits)
@@ -471,6 +475,64 @@ def set_weights(model: keras.Model, weights: dict[str, np.ndarray]) -> None:
             raise ValueError(f"set_weights: {key} has shape {np.shape(weights[key])}, the model's is "
                              f"{to_minidl(np.zeros(variable.shape)).shape}")
         variable.assign(value.astype(variable.dtype))
+
+
+# ---------------------------------------------------------------------------------- for the trainer
+# The names every backend module has (see minidl.spec.backend_minidl).
+def _step(built: Built, x: Any, y: Any) -> Any:
+    """One optimizer step in TensorFlow: the loss under a gradient tape, then ``apply_gradients``."""
+    model, loss_fn, optimizer = built
+    with tf.GradientTape() as tape:
+        loss = loss_fn(model(x, training=True), y)
+    variables = model.trainable_variables
+    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+    return loss
+
+
+def train_step(built: Built, x: np.ndarray, y: np.ndarray, device: str = "cpu") -> float:
+    """One optimizer step on a NumPy batch; returns the loss.
+
+    The step is a ``tf.function`` (a compiled graph, as ``model.fit`` runs it), traced on the first
+    call.  A model built with shared dropout ``masks`` draws them in NumPy and must run eagerly:
+    use :class:`Runner` for those.
+    """
+    objective = built.loss_fn
+    if objective.compiled_step is None:
+        objective.compiled_step = tf.function(partial(_step, built), reduce_retracing=True)
+    return float(objective.compiled_step(tf.convert_to_tensor(x), tf.convert_to_tensor(y)))
+
+
+def predict(model: keras.Model, x: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """The logits of a NumPy batch in inference mode."""
+    return model(tf.convert_to_tensor(x), training=False).numpy()
+
+
+def _seed_states(model: keras.Model) -> list[Any]:
+    """The state variables of the model's seed generators (Keras' dropout layers draw from them)."""
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+def random_state(model: keras.Model) -> np.ndarray:
+    """Every seed generator state of the model, stacked ((layers, 2) int64)."""
+    return np.array([v.numpy() for v in _seed_states(model)], np.int64).reshape(-1, 2)
+
+
+def load_random_state(model: keras.Model, state: np.ndarray) -> None:
+    for variable, value in zip(_seed_states(model), np.asarray(state).reshape(-1, 2), strict=True):
+        variable.assign(value)
+
+
+def optimizer_state(optimizer: keras.optimizers.Optimizer) -> list[np.ndarray]:
+    """The optimizer's variables (iteration count, learning rate, moments), in order."""
+    return [np.array(v.numpy()) for v in optimizer.variables]
+
+
+def load_optimizer_state(optimizer: keras.optimizers.Optimizer, state: list[np.ndarray], device: str = "cpu") -> None:
+    if len(state) != len(optimizer.variables):
+        raise ValueError(f"load_optimizer_state: {len(state)} arrays for {len(optimizer.variables)} optimizer "
+                         "variables (a checkpoint of another optimizer?)")
+    for variable, value in zip(optimizer.variables, state, strict=True):
+        variable.assign(value)
 
 
 # ---------------------------------------------------------------------------------- parity runner

@@ -27,8 +27,8 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "none": nn.Identity}
 OPTIMIZERS = {"adam": optim.Adam, "rmsprop": optim.RMSprop, "sgd_momentum": optim.SGD}
 Parts = list[tuple[str, nn.Module]]
-__all__ = ["Built", "Runner", "build", "get_rng_state", "get_weights", "load_optimizer_state", "map_arrays", "no_grad",
-           "optimizer_state", "set_rng_state", "set_weights", "to_numpy", "to_tensor"]
+__all__ = ["Built", "Runner", "build", "get_weights", "load_optimizer_state", "load_random_state", "map_arrays",
+           "optimizer_state", "predict", "random_state", "set_weights", "to_numpy", "to_tensor", "train_step"]
 
 
 class ClipToChannels(nn.Module):
@@ -208,6 +208,7 @@ def set_weights(model: nn.Module, weights: dict[str, np.ndarray]) -> None:
 
 
 # ---------------------------------------------------------------------------------- for the trainer
+# Every backend module has these names: the trainer (minidl.train) and the parity runner call only them.
 def to_tensor(array: np.ndarray, device: str = "cpu") -> Tensor:
     """Wrap a batch's own fresh NumPy array as a tensor on ``device`` (no copy on the CPU)."""
     return Tensor(backend.to_device(array, device))
@@ -215,6 +216,44 @@ def to_tensor(array: np.ndarray, device: str = "cpu") -> Tensor:
 
 def to_numpy(t: Tensor) -> np.ndarray:
     return backend.to_numpy(t.detach().data)
+
+
+def train_step(built: Built, x: np.ndarray, y: np.ndarray, device: str = "cpu",
+               grads: dict[str, np.ndarray] | None = None, to_tensor: Callable = to_tensor,
+               to_numpy: Callable = to_numpy) -> float:
+    """One optimizer step on a NumPy batch; returns the loss.
+
+    ``grads``, when given, receives every parameter's gradient (by ``state_dict`` key) before the
+    update: the parity check compares them.  The body is PyTorch's training step as written, so
+    :mod:`~minidl.spec.backend_torch` runs this same function with its own ``to_tensor``/``to_numpy``.
+    """
+    model, loss_fn, optimizer = built
+    optimizer.zero_grad()
+    loss = loss_fn(model(to_tensor(x, device)), to_tensor(y, device))
+    loss.backward()
+    if grads is not None:
+        grads.update({k: to_numpy(p.grad).copy() for k, p in model.named_parameters()})
+    optimizer.step()
+    return loss.item()
+
+
+def predict(model: nn.Module, x: np.ndarray, device: str = "cpu", to_tensor: Callable = to_tensor,
+            to_numpy: Callable = to_numpy, no_grad: Callable = no_grad) -> np.ndarray:
+    """The logits of a NumPy batch in eval mode, without a graph (PyTorch's code too, like :func:`train_step`)."""
+    model.eval()
+    with no_grad():
+        out = to_numpy(model(to_tensor(x, device)))
+    model.train()
+    return out
+
+
+def random_state(model: nn.Module) -> np.ndarray:
+    """Everything random a run depends on after its start: minidl's generator (dropout draws from it)."""
+    return get_rng_state()
+
+
+def load_random_state(model: nn.Module, state: np.ndarray) -> None:
+    set_rng_state(state)
 
 
 def optimizer_state(optimizer: optim.Optimizer) -> Any:
@@ -238,21 +277,24 @@ def map_arrays(tree: Any, fn: Callable[[Any], Any], kind: type) -> Any:
 
 
 class Runner:
-    """One training step at a time on NumPy batches, recording what the parity check compares."""
+    """One training step at a time on NumPy batches, recording what the parity check compares.
+
+    ``build`` and ``train_step`` are this module's; ``backend_torch.Runner`` swaps in PyTorch's.
+    """
+
+    build = staticmethod(build)
+    train_step = staticmethod(train_step)
 
     def __init__(self, desc: schema.Description, dtype: str, masks: DropoutMasks) -> None:
-        self.model, self.loss_fn, self.optimizer = build(desc, "cpu", dtype, masks)
-        self.dtype = backend.as_dtype(dtype)
+        self.built = self.build(desc, "cpu", dtype, masks)
+        self.model = self.built.model
+        self.dtype = np.dtype(dtype)
         self.outputs: list[np.ndarray] = []
         for child in self.model.children():
-            child.register_forward_hook(lambda m, args, out: self.outputs.append(out.detach().numpy().copy()))
+            child.register_forward_hook(lambda m, args, out: self.outputs.append(out.detach().cpu().numpy().copy()))
 
     def step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, list[np.ndarray], dict[str, np.ndarray]]:
         """(loss, per-layer outputs, parameter gradients) of one step, then the optimizer's update."""
-        self.outputs = []
-        self.optimizer.zero_grad()
-        loss = self.loss_fn(self.model(tensor(x, dtype=self.dtype)), tensor(y, dtype=self.dtype))
-        loss.backward()
-        grads = {k: p.grad.numpy().copy() for k, p in self.model.named_parameters()}
-        self.optimizer.step()
-        return loss.item(), self.outputs, grads
+        self.outputs, grads = [], {}
+        loss = self.train_step(self.built, x.astype(self.dtype), y.astype(self.dtype), grads=grads)
+        return loss, self.outputs, grads

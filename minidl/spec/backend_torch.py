@@ -10,13 +10,14 @@ convention as :mod:`minidl.spec.backend_minidl`: ``"0.fc.weight"``, ..., ``"outp
 from __future__ import annotations
 
 from collections import OrderedDict
+from functools import partial
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from minidl.spec import schema
+from minidl.spec import backend_minidl, schema
 from minidl.spec.backend_minidl import Built, map_arrays
 from minidl.spec.masks import DropoutMasks
 
@@ -178,6 +179,8 @@ def set_weights(model: nn.Module, weights: dict[str, np.ndarray]) -> None:
 no_grad = torch.no_grad
 
 
+# ---------------------------------------------------------------------------------- for the trainer
+# The same names as minidl.spec.backend_minidl's (see there).
 def to_tensor(array: np.ndarray, device: str = "cpu") -> torch.Tensor:
     return torch.from_numpy(array).to(device)
 
@@ -186,11 +189,17 @@ def to_numpy(t: torch.Tensor) -> np.ndarray:
     return t.detach().cpu().numpy()
 
 
-def get_rng_state() -> np.ndarray:
+#: PyTorch's training step and inference are minidl's, word for word (see backend_minidl.train_step)
+train_step = partial(backend_minidl.train_step, to_tensor=to_tensor, to_numpy=to_numpy)
+predict = partial(backend_minidl.predict, to_tensor=to_tensor, to_numpy=to_numpy, no_grad=torch.no_grad)
+
+
+def random_state(model: nn.Module) -> np.ndarray:
+    """PyTorch's CPU generator (dropout draws from it)."""
     return torch.get_rng_state().numpy().copy()
 
 
-def set_rng_state(state: np.ndarray) -> None:
+def load_random_state(model: nn.Module, state: np.ndarray) -> None:
     torch.set_rng_state(torch.from_numpy(np.asarray(state, np.uint8)))
 
 
@@ -202,21 +211,8 @@ def load_optimizer_state(optimizer: torch.optim.Optimizer, state: Any, device: s
     optimizer.load_state_dict(map_arrays(state, lambda a: torch.from_numpy(np.array(a)).to(device), np.ndarray))
 
 
-class Runner:
+class Runner(backend_minidl.Runner):
     """One training step at a time on NumPy batches (see :class:`minidl.spec.backend_minidl.Runner`)."""
 
-    def __init__(self, desc: schema.Description, dtype: str, masks: DropoutMasks) -> None:
-        self.model, self.loss_fn, self.optimizer = build(desc, "cpu", dtype, masks)
-        self.dtype = DTYPES[dtype]
-        self.outputs: list[np.ndarray] = []
-        for child in self.model.children():
-            child.register_forward_hook(lambda m, args, out: self.outputs.append(out.detach().numpy().copy()))
-
-    def step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, list[np.ndarray], dict[str, np.ndarray]]:
-        self.outputs = []
-        self.optimizer.zero_grad()
-        loss = self.loss_fn(self.model(torch.from_numpy(x).to(self.dtype)), torch.from_numpy(y).to(self.dtype))
-        loss.backward()
-        grads = {k: p.grad.numpy().copy() for k, p in self.model.named_parameters()}
-        self.optimizer.step()
-        return loss.item(), self.outputs, grads
+    build = staticmethod(build)
+    train_step = staticmethod(train_step)

@@ -1,10 +1,18 @@
 """Build a description in a framework: ``build(desc, backend="minidl" | "torch" | "keras")``.
 
-Every backend is a module with the same three names: ``build(desc, device, dtype, masks)``
-returning ``(model, loss_fn, optimizer)``, and ``get_weights(model)`` / ``set_weights(model, w)``
-that read and write the weights as NumPy arrays under minidl's names and layouts (so weights
-move between any two backends).  Backends other than minidl import their framework, so they are
-imported only when asked for, by name: ``import minidl`` never imports PyTorch or TensorFlow.
+Every backend is a module with the same names:
+
+* ``build(desc, device, dtype, masks)`` returning ``(model, loss_fn, optimizer)``;
+* ``get_weights(model)`` / ``set_weights(model, w)``: the weights as NumPy arrays under minidl's
+  names and layouts (so weights move between any two backends);
+* for :mod:`minidl.train`: ``train_step(built, x, y, device)`` (one optimizer step on a NumPy
+  batch, returning the loss), ``predict(model, x, device)`` (logits, in eval mode),
+  ``random_state(model)`` / ``load_random_state(model, state)`` and ``optimizer_state(optimizer)`` /
+  ``load_optimizer_state(optimizer, state, device)`` (what a checkpoint holds besides the weights);
+* ``Runner(desc, dtype, masks)``: one recorded step at a time, for :mod:`minidl.spec.parity`.
+
+Backends other than minidl import their framework, so they are imported only when asked for, by
+name: ``import minidl`` never imports PyTorch or TensorFlow.
 """
 
 from __future__ import annotations

@@ -95,13 +95,10 @@ class Result:
 def logits(fw: ModuleType, model: Any, source: ClipSource, scale: str, device: str,
            batch: int = 1024) -> tuple[np.ndarray, np.ndarray]:
     """(logits, targets) of every clip of ``source``, in eval mode, without a graph."""
-    model.eval()
     outputs, targets = [], []
-    with fw.no_grad():
-        for x, y in DataLoader(source, batch_size=batch, dequantization=scale):
-            outputs.append(fw.to_numpy(model(fw.to_tensor(x, device))))
-            targets.append(y)
-    model.train()
+    for x, y in DataLoader(source, batch_size=batch, dequantization=scale):
+        outputs.append(fw.predict(model, x, device))
+        targets.append(y)
     return np.concatenate(outputs), np.concatenate(targets)
 
 
@@ -129,7 +126,7 @@ def _scores(prefix: str, loss_type: str, z: np.ndarray, y: np.ndarray) -> dict[s
 # ---------------------------------------------------------------------------------- checkpoints
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write a checkpoint: NumPy arrays become tensors, everything else stays JSON (no pickle)."""
-    save(map_arrays({"format": FORMAT, **state}, lambda a: Tensor(np.ascontiguousarray(a)), np.ndarray), path)
+    save(map_arrays({"format": FORMAT, **state}, lambda a: Tensor(np.asarray(a, order="C")), np.ndarray), path)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -187,7 +184,8 @@ def train(desc: schema.Description, train_data: ClipSource, eval_data: ClipSourc
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
     fw = backend_module(options.backend)
-    model, loss_fn, optimizer = fw.build(desc, device=options.device)
+    built = fw.build(desc, device=options.device)
+    model, optimizer = built.model, built.optimizer
     progress = _Progress()
     if options.initial_weights is not None:
         fw.set_weights(model, options.initial_weights)
@@ -200,7 +198,7 @@ def train(desc: schema.Description, train_data: ClipSource, eval_data: ClipSourc
                              f"({state['description'].name!r}); use a new --out folder")
         fw.set_weights(model, state["weights"])
         fw.load_optimizer_state(optimizer, state["optimizer"], options.device)
-        fw.set_rng_state(state["rng"])
+        fw.load_random_state(model, state["rng"])
         progress = _Progress(state["epoch"], state["step"], state["loss_sum"], state["seconds"], state["history"])
     _write_json(out / "description.json", desc.to_dict())
     loader, probe = _loader(desc, train_data), sample(train_data, options.train_probe, desc.training.seed)
@@ -211,7 +209,7 @@ def train(desc: schema.Description, train_data: ClipSource, eval_data: ClipSourc
                                "epoch": progress.epoch, "step": progress.step, "loss_sum": progress.loss_sum,
                                "seconds": progress.seconds, "history": progress.history,
                                "weights": fw.get_weights(model), "optimizer": fw.optimizer_state(optimizer),
-                               "rng": fw.get_rng_state()})
+                               "rng": fw.random_state(model)})
 
     with _sigint_flag() as flag:
         while progress.epoch < desc.training.epochs:
@@ -224,14 +222,11 @@ def train(desc: schema.Description, train_data: ClipSource, eval_data: ClipSourc
                        disable=not options.progress)
             start = time.perf_counter()
             for x, y in bar:
-                optimizer.zero_grad()
-                loss = loss_fn(model(fw.to_tensor(x, options.device)), fw.to_tensor(y, options.device))
-                loss.backward()
-                optimizer.step()
+                loss = fw.train_step(built, x, y, options.device)
                 progress.step += 1
-                progress.loss_sum += loss.item()
+                progress.loss_sum += loss
                 elapsed = progress.seconds + time.perf_counter() - start
-                bar.set_postfix(loss=f"{loss.item():.4f}", clips_per_s=f"{progress.step * len(x) / elapsed:,.0f}")
+                bar.set_postfix(loss=f"{loss:.4f}", clips_per_s=f"{progress.step * len(x) / elapsed:,.0f}")
                 if flag["stop"]:
                     progress.seconds = elapsed
                     checkpoint(out / "last.ckpt")
