@@ -9,7 +9,7 @@ Each timing is the median of ``--repeats`` runs taken in turns (minidl, torch, .
 pause before each (``timing.alternate``: BLAS and OpenMP worker threads keep spinning after a call
 and would otherwise take the cores from the other framework's next run); the table prints
 minidl / torch (below 1: minidl is faster).  minidl keeps freed memory for reuse
-(``backend.keep_freed_memory``); run with ``MINIDL_KEEP_FREED_MEMORY=0`` to see the cost of
+(``minidl.speed.keep_freed_memory``); run with ``MINIDL_KEEP_FREED_MEMORY=0`` to see the cost of
 page-faulting every large array in afresh.
 
     python benchmarks/bench_conv.py [--repeats 15] [--threads 2] [--forward-only]
@@ -84,7 +84,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     mode = "forward" if args.forward_only else "forward + backward"
     print(f"{mode}, float32, torch threads {torch.get_num_threads()}, median of {args.repeats} alternated runs"
-          f"{'' if minidl.backend.KEEPS_FREED_MEMORY else ' (MINIDL_KEEP_FREED_MEMORY=0)'}")
+          f"{'' if minidl.speed.settings().get('keep_freed_memory') else ' (MINIDL_KEEP_FREED_MEMORY=0)'}")
     print(f"{'case':<34} {'minidl ms':>10} {'torch ms':>10} {'ratio':>7}")
     for label, dims, shape, layers, input_grad in CASES:
         ours, theirs = build(dims, layers)

@@ -220,8 +220,8 @@ def adam_step(repeats: int) -> dict[str, float]:
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal(s).astype(np.float32) * 0.05 for s in bench_optim.SHAPES]
     grads = [rng.standard_normal(s).astype(np.float32) * 1e-3 for s in bench_optim.SHAPES]
-    steps = {"minidl": bench_optim.minidl_adam(arrays, grads),
-             "torch": bench_optim.torch_adam(arrays, grads, foreach=True)}
+    steps = {"minidl": bench_optim.minidl_step("Adam", arrays, grads),
+             "torch": bench_optim.torch_step("Adam", arrays, grads, foreach=True)}
     runs = {name: (lambda step=step: [step() for _ in range(20)]) for name, step in steps.items()}
     return {name: t / 20 for name, t in alternate(runs, max(repeats, 5)).items()}
 

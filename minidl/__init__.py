@@ -2,15 +2,16 @@
 
 Layers, each importing only from the ones before it::
 
-    backend   NumPy or CuPy, devices, dtypes, the random generator
-    autograd  Tensor, Function, the backward engine, no_grad, gradcheck, factories
+    backend   NumPy or CuPy, devices, dtypes (and speed: the process-wide speed settings)
+    autograd  Tensor, Function, the backward engine, no_grad, gradcheck, factories, the random state
     ops       every differentiable primitive (and the Tensor methods that call them)
     functional, nn, optim, data, metrics, cli
 """
 
-from minidl import backend, cuda, functional, nn, optim
+from minidl import backend, cuda, functional, nn, optim, speed, utils
 from minidl.autograd import (
     Function,
+    Generator,
     GradcheckError,
     Tensor,
     arange,
@@ -20,6 +21,7 @@ from minidl.autograd import (
     full_like,
     get_rng_state,
     gradcheck,
+    initial_seed,
     is_grad_enabled,
     manual_seed,
     no_grad,
@@ -34,10 +36,13 @@ from minidl.autograd import (
     zeros,
     zeros_like,
 )
-from minidl.backend import bool_, float32, float64, get_num_threads, int32, int64, set_num_threads, uint8
+from minidl.backend import bool_, float32, float64, int32, int64, uint8
 from minidl.ops import *  # noqa: F403 - the PyTorch-style top-level functions (minidl.exp, minidl.cat, ...)
 from minidl.ops import __all__ as _ops_all
 from minidl.serialization import SerializationError, load, save
+from minidl.speed import get_num_threads, set_num_threads
+
+speed.apply()  # the process-wide speed settings, each with its measured effect: see minidl/speed.py
 
 float = float32  # noqa: A001 - PyTorch's aliases: minidl.float is float32, minidl.double is float64
 double = float64
@@ -45,10 +50,10 @@ long = int64
 
 __version__ = "0.1.0"
 __all__ = [
-    "Function", "GradcheckError", "SerializationError", "Tensor", "arange", "backend", "bool_", "cuda",
+    "Function", "Generator", "GradcheckError", "SerializationError", "Tensor", "arange", "backend", "bool_", "cuda",
     "double", "enable_grad", "float", "float32", "float64", "from_numpy", "functional", "full", "full_like",
-    "get_num_threads", "get_rng_state", "gradcheck", "int32", "int64", "is_grad_enabled", "load", "long",
-    "manual_seed", "nn",
+    "get_num_threads", "get_rng_state", "gradcheck", "initial_seed", "int32", "int64", "is_grad_enabled", "load",
+    "long", "manual_seed", "nn", "speed",
     "no_grad", "optim", "ones", "ones_like", "rand", "rand_like", "randn", "randn_like", "save",
-    "set_num_threads", "set_rng_state", "tensor", "uint8", "zeros", "zeros_like", *_ops_all,
+    "set_num_threads", "set_rng_state", "tensor", "uint8", "utils", "zeros", "zeros_like", *_ops_all,
 ]

@@ -13,21 +13,27 @@ File format (a zip written by ``numpy.savez``)::
     __structure_sha256__.npy  the sha256 of the JSON bytes
 
 Loading goes through ``numpy.load(..., allow_pickle=False)`` only, so a crafted file can
-never run code; every array is checked against its dtype, shape and checksum, and the JSON
-against its own checksum.  Any damage raises :class:`SerializationError` naming the file and
-the entry at fault.  Writing is atomic: a temporary file in the same folder is written,
-fsync'ed and renamed over ``path`` (``os.replace``), so a failed save leaves a previous file
-intact.  A tensor referenced twice is stored once and loaded as one object; Parameters are
-saved as plain tensors (with their ``requires_grad``).
+never run code; each entry's zip and .npy headers are checked before NumPy allocates anything
+(:func:`read_npz_array`, also used for ``.npz`` splits), every array against its dtype, shape and
+checksum, and the JSON against its own checksum.  A tensor saved from a GPU loads on a machine
+without one only with ``map_location='cpu'`` (as ``torch.load``), and the error says so.  Any
+damage raises :class:`SerializationError` naming the file and the entry at fault.  Writing is
+atomic: a temporary file in the same folder is written, fsync'ed and renamed over ``path``
+(``os.replace``), so a failed save leaves a previous file intact.  A tensor referenced twice is
+stored once and loaded as one object; Parameters are saved as plain tensors (with their
+``requires_grad``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import lzma
+import math
 import os
 import secrets
 import zipfile
+import zlib
 from collections import OrderedDict
 from typing import Any
 
@@ -142,21 +148,80 @@ class _Decoder:
                                 f"the structure says {node['dtype']} of shape {tuple(node['shape'])}")
             if _sha256(array) != node["sha256"]:
                 raise self.fail(f"entry {entry!r} fails its sha256 checksum (the array data was changed)")
-            device = backend.normalize_device(self.map_location or node["device"])
+            device = self.map_location or node["device"]
+            if str(device).startswith("cuda") and not backend.cuda_available():
+                raise self.fail(f"entry {entry!r} was saved from a CUDA device, but CUDA is not available "
+                                "here; load it with map_location='cpu'")
+            device = backend.normalize_device(device)
             self.tensors[entry] = Tensor(backend.to_device(array, device), bool(node["requires_grad"]))
         return self.tensors[entry]
 
 
 def _read_entry(path: str, archive: Any, entry: str) -> numpy.ndarray:
-    """One array of the archive, with damage (bad CRC, truncation, pickled objects) reported as
-    a SerializationError that names the entry."""
+    """One array of the checkpoint, read by :func:`read_npz_array` (uncompressed entries only)."""
     if entry not in archive.files:
         raise SerializationError(f"load: {path}: entry {entry!r} is missing (not a minidl checkpoint, "
                                  "or damaged)")
     try:
+        return read_npz_array(path, archive, entry)
+    except SerializationError as error:
+        raise SerializationError(f"load: {error}") from error.__cause__
+
+
+# What a damaged zip entry can raise while it is read: zipfile's own errors, an encrypted or
+# unsupported entry (RuntimeError, NotImplementedError), and the decompressors' errors.
+_READ_ERRORS = (ValueError, OSError, EOFError, RuntimeError, NotImplementedError, zipfile.BadZipFile,
+                zlib.error, lzma.LZMAError)
+_DEFLATE_MAX_RATIO = 1032  # deflate never expands more than ~1032:1, so a larger ratio is a lie
+
+
+def read_npz_array(path: PathLike, archive: Any, entry: str, compressed: bool = False) -> numpy.ndarray:
+    """Array ``entry`` of an open ``numpy.load`` archive, its zip and .npy headers checked first.
+
+    An .npz is a zip of .npy files, and NumPy allocates what an .npy header declares before it
+    reads the data; so the headers are checked here, before anything is allocated: the entry must
+    be stored (``save`` writes it so) or, with ``compressed=True``, deflated (``numpy.savez_compressed``),
+    not encrypted, and its shape and dtype must account for exactly the bytes it holds (a header
+    declaring 2**50 elements is refused); an object (pickled) dtype is refused too.  Any damage,
+    during the checks or the read, raises a SerializationError naming ``path`` and ``entry``.
+    """
+    def fail(what: str) -> SerializationError:
+        return SerializationError(f"{path}: entry {entry!r} {what}")
+
+    info = archive.zip.getinfo(f"{entry}.npy")
+    methods = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) if compressed else (zipfile.ZIP_STORED,)
+    if info.compress_type not in methods:
+        raise fail(f"uses zip compression method {info.compress_type}, expected {' or '.join(map(str, methods))} "
+                   "(0: stored, 8: deflated): the file is damaged or not written by NumPy")
+    if info.flag_bits & 0x1:
+        raise fail(f"is marked encrypted (zip flag bits {info.flag_bits:#06x}): the file is damaged")
+    size = os.path.getsize(path)
+    ratio = 1 if info.compress_type == zipfile.ZIP_STORED else _DEFLATE_MAX_RATIO
+    if info.file_size > ratio * info.compress_size or info.header_offset + info.compress_size > size:
+        raise fail(f"declares {info.file_size:,} bytes ({info.compress_size:,} stored), more than the "
+                   f"{size:,}-byte file can hold: the zip directory is damaged")
+    readers = {(1, 0): numpy.lib.format.read_array_header_1_0, (2, 0): numpy.lib.format.read_array_header_2_0}
+    try:
+        with archive.zip.open(info) as stream:
+            version = numpy.lib.format.read_magic(stream)
+            header = readers[version](stream) if version in readers else None
+            header_size = stream.tell()
+    except _READ_ERRORS as error:
+        raise fail(f"is unreadable: {error}") from error
+    if header is None:
+        raise fail(f"has .npy format version {version}; expected 1.0 or 2.0")
+    shape, _, dtype = header
+    if dtype.hasobject:
+        raise fail(f"holds Python objects (dtype {dtype}); minidl never unpickles, it reads only "
+                   "numeric and text arrays")
+    declared = math.prod(shape) * dtype.itemsize
+    if header_size + declared != info.file_size:
+        raise fail(f"declares a {dtype} array of shape {shape} ({declared:,} bytes), but holds "
+                   f"{info.file_size - header_size:,} bytes of data")
+    try:
         return archive[entry]
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-        raise SerializationError(f"load: {path}: entry {entry!r} is unreadable: {error}") from error
+    except _READ_ERRORS as error:
+        raise fail(f"is unreadable: {error}") from error
 
 
 def _read_structure(path: str, archive: Any) -> dict[str, Any]:
@@ -170,6 +235,9 @@ def _read_structure(path: str, archive: Any) -> dict[str, Any]:
         structure = json.loads(text)
     except ValueError as error:
         raise SerializationError(f"load: {path}: entry {STRUCTURE!r} is not valid JSON: {error}") from error
+    except RecursionError:
+        raise SerializationError(f"load: {path}: entry {STRUCTURE!r} nests its JSON too deeply to be "
+                                 "a minidl structure") from None
     if not isinstance(structure, dict) or "root" not in structure:
         raise SerializationError(f"load: {path}: entry {STRUCTURE!r} is not a minidl structure")
     if structure.get("format") != FORMAT or structure.get("version") != VERSION:
@@ -204,3 +272,6 @@ def load(path: PathLike, map_location: str | None = None) -> Any:
             except (KeyError, TypeError) as error:
                 raise SerializationError(f"load: {path}: malformed structure (missing or wrong field "
                                          f"{error})") from error
+            except RecursionError:
+                raise SerializationError(f"load: {path}: the structure nests containers too deeply "
+                                         "to rebuild") from None

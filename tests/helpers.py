@@ -135,9 +135,25 @@ def mlp_loss(params: Sequence[Any], x: Any, y: Any) -> Any:
 
 def train_steps(optimizer: Any, params: Sequence[Any], batches: Sequence[tuple[Any, Any]], steps: int,
                 loss_fn: Callable[..., Any] = mlp_loss) -> None:
-    """``steps`` optimizer steps cycling through ``batches``; minidl and torch objects alike."""
+    """``steps`` optimizer steps cycling through ``batches``; minidl and torch objects alike.  LBFGS
+    (which re-evaluates the loss) steps through a closure over all batches instead."""
+    if type(optimizer).__name__ == "LBFGS":
+        for _ in range(steps):
+            optimizer.step(full_batch_closure(optimizer, params, batches, loss_fn))
+        return
     for i in range(steps):
         x, y = batches[i % len(batches)]
         optimizer.zero_grad()
         loss_fn(params, x, y).backward()
         optimizer.step()
+
+
+def full_batch_closure(optimizer: Any, params: Sequence[Any], batches: Sequence[tuple[Any, Any]],
+                       loss_fn: Callable[..., Any] = mlp_loss) -> Callable[[], Any]:
+    """A closure computing the mean loss over all batches and its gradients (minidl or torch)."""
+    def closure() -> Any:
+        optimizer.zero_grad()
+        loss = sum(loss_fn(params, x, y) for x, y in batches) / len(batches)
+        loss.backward()
+        return loss
+    return closure

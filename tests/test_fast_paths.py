@@ -1,7 +1,9 @@
 """The fast paths equal the readable reference paths they replace.
 
-Fused layers are checked against the same maths composed from primitive ops (each gradient-
-checked on its own), and the threaded optimizer update against the serial one, bit for bit.
+Fused layers are checked against their ``<op>_reference`` in :mod:`minidl.ops`, the same maths
+composed from primitive ops (each gradient-checked on its own; tests/test_references.py covers
+every fused node).  The optimizers' in-place paths are checked against their textbook forms in
+test_optim.py.
 """
 
 import numpy as np
@@ -10,7 +12,10 @@ from helpers import md, rng, to_np
 
 import minidl
 import minidl.functional as F
-from minidl import optim
+from minidl.ops.activation import relu_reference
+from minidl.ops.conv import convolution_reference
+from minidl.ops.linear import linear_reference
+from minidl.ops.loss import binary_cross_entropy_with_logits_reference
 
 
 def _compare(fast, reference, arrays, tol=1e-12):
@@ -30,15 +35,15 @@ def _compare(fast, reference, arrays, tol=1e-12):
 def test_fused_linear_equals_matmul_plus_bias():
     r = rng(0)
     arrays = [r.standard_normal((2, 5, 7)), r.standard_normal((3, 7)), r.standard_normal(3)]
-    _compare(F.linear, lambda x, w, b: x @ w.T + b, arrays)
+    _compare(F.linear, linear_reference, arrays)
 
 
 def test_fused_bce_with_logits_equals_composed_formula():
     r = rng(1)
     x, t = r.standard_normal((6, 4)) * 5, (r.random((6, 4)) < 0.3).astype(np.float64)
 
-    def composed(x, t):  # max(x, 0) - x t + log(1 + e^-|x|)
-        return (minidl.maximum(x, 0.0) - x * t + (1 + (-x.abs()).exp()).log()).mean()
+    def composed(x, t):  # (1 - t) x + max(-x, 0) + log(1 + e^-|x|) = max(x, 0) - x t + log(1 + e^-|x|)
+        return binary_cross_entropy_with_logits_reference(x, t, None, None, "mean")
 
     _compare(F.binary_cross_entropy_with_logits, composed, [x, t])
 
@@ -49,13 +54,7 @@ def test_im2col_conv1d_equals_sum_over_kernel_offsets(stride, padding, dilation)
     x, w, b = r.standard_normal((2, 3, 9)), r.standard_normal((4, 3, 3)), r.standard_normal(4)
 
     def reference(x, w, b):  # y[:, o, p] = b[o] + sum_k W[o, :, k] . x_pad[:, :, p s + k d]
-        xp = F.pad(x, (padding, padding)) if padding else x
-        length = (xp.shape[2] - dilation * 2 - 1) // stride + 1
-        out = b.reshape(1, 4, 1)
-        for k in range(3):
-            window = xp[:, :, k * dilation: k * dilation + (length - 1) * stride + 1: stride]
-            out = out + minidl.matmul(w[:, :, k], window)
-        return out
+        return convolution_reference(x, w, b, (stride,), (padding,), (dilation,), groups=1)
 
     _compare(lambda x, w, b: F.conv1d(x, w, b, stride=stride, padding=padding, dilation=dilation),
              reference, [x, w, b])
@@ -63,25 +62,4 @@ def test_im2col_conv1d_equals_sum_over_kernel_offsets(stride, padding, dilation)
 
 def test_relu_mask_backward_equals_where():
     x = rng(3).standard_normal((5, 6))
-    _compare(minidl.relu, lambda x: minidl.where(x > 0, x, 0.0), [x])
-
-
-@pytest.mark.parametrize("make", [lambda p: optim.Adam(p, lr=1e-2, weight_decay=1e-3),
-                                  lambda p: optim.SGD(p, lr=1e-2, momentum=0.9, nesterov=True),
-                                  lambda p: optim.RMSprop(p, lr=1e-3, centered=True)])
-def test_threaded_optimizer_step_is_bit_identical_to_serial(make):
-    shapes = [(300, 400), (400,), (200, 300), (7,)]  # above the size where threads start
-    finals, before = [], minidl.get_num_threads()
-    for threads in (1, 2):
-        minidl.set_num_threads(threads)
-        r = rng(4)
-        params = [minidl.tensor(r.standard_normal(s).astype(np.float32), requires_grad=True) for s in shapes]
-        opt = make(params)
-        for _ in range(5):
-            for p in params:
-                p.grad = minidl.tensor(r.standard_normal(p.shape).astype(np.float32))
-            opt.step()
-        finals.append([to_np(p) for p in params])
-    minidl.set_num_threads(before)
-    for a, b in zip(*finals):
-        assert np.array_equal(a, b)
+    _compare(minidl.relu, relu_reference, [x])

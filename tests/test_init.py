@@ -12,6 +12,7 @@ from helpers import DEVICE, DTYPES, to_np
 
 import minidl
 from minidl import backend
+from minidl.autograd import random
 from minidl.nn import Parameter, init
 
 SHAPE = (256, 512)  # 131072 samples: sample mean/std within ~1% of the truth
@@ -82,11 +83,11 @@ def test_normal_weight_scale(dtype: Any) -> None:
 def test_draws_are_made_in_the_tensors_dtype(dtype: Any) -> None:
     """The values are the generator's draws in ``dtype`` (not float64 draws rounded down)."""
     minidl.manual_seed(3)
-    draws = backend.to_numpy(backend.rng.generator(DEVICE).standard_normal(SHAPE, dtype=dtype))
+    draws = backend.to_numpy(random.generator(DEVICE).standard_normal(SHAPE, dtype=dtype))
     minidl.manual_seed(3)
     assert np.array_equal(to_np(init.normal_(empty(dtype=dtype), 0.0, 1.0)), draws)
     minidl.manual_seed(3)
-    draws = backend.to_numpy(backend.rng.generator(DEVICE).random(SHAPE, dtype=dtype))
+    draws = backend.to_numpy(random.generator(DEVICE).random(SHAPE, dtype=dtype))
     minidl.manual_seed(3)
     assert np.array_equal(to_np(init.uniform_(empty(dtype=dtype))), draws)
 

@@ -415,3 +415,9 @@ def test_softmax_implicit_dim_like_torch(shape: tuple[int, ...], cls: str) -> No
         warnings.simplefilter("ignore")
         expected = getattr(torch.nn, cls)()(torch.tensor(x))
     assert rel_err(out, expected) < 1e-12
+
+
+def test_torch_nn_functional_path_is_minidl_functional():
+    import minidl.nn.functional as F  # noqa: N812 - PyTorch's spelling
+
+    assert F is minidl.functional and minidl.nn.functional is minidl.functional

@@ -12,6 +12,7 @@ from typing import Any
 import numpy
 
 from minidl import backend
+from minidl.autograd import random
 from minidl.autograd.tensor import Tensor
 
 Array = backend.Array
@@ -61,11 +62,44 @@ def tensor(data: Any, dtype: Any = None, device: str | None = None, requires_gra
     if backend.device_of(data) == "cuda":
         data = backend.to_numpy(data)
     from_python = not isinstance(data, (numpy.ndarray, numpy.generic))
-    values = numpy.asarray(data)
+    try:
+        values = numpy.asarray(data)
+    except ValueError:
+        _check_nested(data, _nested_shape(data), 0)  # raises PyTorch's error for ragged lists
+        raise
     if from_python and values.dtype == backend.float64 and dtype is None:
         values = values.astype(backend.float32)  # Python floats are the default dtype, float32
     array = values.astype(_infer_dtype(values, dtype), copy=True)
     return _make(backend.to_device(array, device), requires_grad)
+
+
+def _is_sequence(item: Any) -> bool:
+    return isinstance(item, (list, tuple)) or numpy.ndim(item) > 0 and not isinstance(item, str)
+
+
+def _nested_shape(data: Any) -> list[int]:
+    """The shape nested lists would have, read along their first elements."""
+    shape = []
+    while _is_sequence(data):
+        shape.append(len(data))
+        data = data[0] if len(data) else None
+    return shape
+
+
+def _check_nested(item: Any, shape: list[int], dim: int) -> None:
+    """Raise PyTorch's error at the first list whose length (or nesting) differs from ``shape``."""
+    if dim == len(shape):
+        if _is_sequence(item):
+            raise TypeError(f"tensor: expected a number at dim {dim}, got a {type(item).__name__} "
+                            "(nested lists must form a rectangular array)")
+        return
+    if not _is_sequence(item):
+        raise TypeError(f"tensor: expected a sequence of length {shape[dim]} at dim {dim}, got "
+                        f"{type(item).__name__} {item!r}")
+    if len(item) != shape[dim]:
+        raise ValueError(f"tensor: expected sequence of length {shape[dim]} at dim {dim} (got {len(item)})")
+    for sub in item:
+        _check_nested(sub, shape, dim + 1)
 
 
 def from_numpy(array: numpy.ndarray) -> Tensor:
@@ -118,7 +152,7 @@ def _random(op: str, kind: str, size: Size, dtype: Any, device: str | None, requ
     dtype = _default(dtype)
     if not backend.is_floating(dtype):
         raise TypeError(f"{op}: random values need a floating dtype, got {dtype}")
-    generator = backend.rng.generator(backend.normalize_device(device))
+    generator = random.generator(backend.normalize_device(device))
     return _make(getattr(generator, kind)(size, dtype=dtype), requires_grad)
 
 
@@ -163,18 +197,3 @@ def randn_like(input: Tensor, dtype: Any = None, device: str | None = None,
 def rand_like(input: Tensor, dtype: Any = None, device: str | None = None,
               requires_grad: bool = False) -> Tensor:
     return _like(rand, input, dtype, device, requires_grad)
-
-
-def manual_seed(seed: int) -> None:
-    """Seed the generator behind ``randn``, ``rand``, dropout and parameter initialisation."""
-    backend.rng.seed(seed)
-
-
-def get_rng_state() -> dict:
-    """The state of the generator behind ``manual_seed`` (JSON-serialisable), for checkpoints."""
-    return backend.rng.get_state()
-
-
-def set_rng_state(state: dict) -> None:
-    """Restore a state returned by :func:`get_rng_state`."""
-    backend.rng.set_state(state)

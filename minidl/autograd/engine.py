@@ -36,7 +36,7 @@ def backward(root: Any, gradient: Array, retain_graph: bool = False) -> None:
                 "Specify retain_graph=True on the first backward if you need to backward twice.")
         gy = grads.pop(fn, None)
         if gy is not None:  # None: every consumer returned None for it, a zero gradient (as PyTorch)
-            output = fn.retained_output() if getattr(fn, "retained_output", None) else None
+            output = fn.retained_output() if fn.retained_output is not None else None
             if output is not None:
                 output._accumulate_grad(gy, shared=True)
             _propagate(fn, gy, grads)
@@ -63,7 +63,7 @@ def topological_order(root_fn: Any) -> list[Any]:
         visited.add(id(fn))
         stack.append((fn, True))
         for t in fn.inputs or ():
-            if t.grad_fn is not None and id(t.grad_fn) not in visited:
+            if t is not None and t.grad_fn is not None and id(t.grad_fn) not in visited:
                 stack.append((t.grad_fn, False))
     order.reverse()
     return order

@@ -15,8 +15,27 @@ A primitive is one small class with ``forward`` and ``backward`` side by side::
 Both work on raw arrays (NumPy or CuPy), never on tensors, so backward builds no graph.
 ``Mul.apply(a, b)`` unwraps the tensors, runs ``forward``, wraps the result and, when grad
 mode is on and an input requires grad, records the call as the result's ``grad_fn``: the node
-that the backward engine later visits.  Keyword arguments of ``apply`` (``dim=1``, ...) become
-attributes of the node, so ``forward`` reads them as ``self.dim``.
+that the backward engine later visits.
+
+Parameters (everything that is not a differentiable input: ``dim``, ``stride``, a number
+operand ``c``) are declared as annotated class attributes, with a default when they are
+optional, and passed as keyword arguments of ``apply``::
+
+    class MulScalar(Function):
+        '''z = x * c for a number c;  dz/dx = c.'''
+
+        c: float
+
+        def forward(self, x):
+            return x * self.c
+
+        def backward(self, gz):
+            return gz * self.c
+
+``MulScalar.apply(x, c=0.5)`` sets ``self.c``; an undeclared or missing parameter is an error.
+A node derives everything else (output sizes, paddings) from its inputs' shapes and its
+parameters.  An optional input (a layer's bias) is passed as ``None``: ``forward`` receives
+``None`` and ``backward`` returns ``None`` for it.
 
 Contract for ``backward(gy)``: return one gradient per input (``None`` where an input needs
 none), each with the broadcast shape of the forward computation; the engine reduces broadcast
@@ -26,6 +45,7 @@ gradients to each input's shape.  A returned gradient is either a fresh array or
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from minidl import backend
@@ -39,14 +59,31 @@ class Function:
     """One node of the graph: a primitive applied to some tensors."""
 
     #: tensors the node was applied to (``None`` once the graph is freed)
-    inputs: tuple[Tensor, ...] | None
+    inputs: tuple[Tensor | None, ...] | None
     #: for each input, whether backward must produce its gradient
     needs_input_grad: tuple[bool, ...]
     #: True for a primitive whose job is to change the dtype (``Cast``): exempt from the upcast check
     changes_dtype: bool = False
+    #: set by ``Tensor.retain_grad``: a weak reference to the output whose ``.grad`` to keep
+    retained_output: Callable[[], Any] | None = None
 
     def __init__(self, **params: Any) -> None:
-        self.__dict__.update(params)
+        declared = self.parameters()
+        unknown = [name for name in params if name not in declared]
+        missing = [name for name in declared if name not in params and not hasattr(type(self), name)]
+        if unknown or missing:
+            raise TypeError(f"{type(self).__name__}: unexpected parameters {unknown}, missing {missing}; "
+                            f"it declares {list(declared)}")
+        for name, value in params.items():
+            setattr(self, name, value)
+
+    @classmethod
+    def parameters(cls) -> tuple[str, ...]:
+        """The parameters the node declares: its annotated class attributes (and its bases')."""
+        names: list[str] = []
+        for klass in reversed(cls.__mro__[:cls.__mro__.index(Function)]):
+            names += [n for n in vars(klass).get("__annotations__", {}) if n not in names]
+        return tuple(names)
 
     # --------------------------------------------------------------- to implement in subclasses
     def forward(self, *xs: Array) -> Array:
@@ -60,29 +97,30 @@ class Function:
     # ------------------------------------------------------------------------------ machinery
     @property
     def op_name(self) -> str:
-        """The op's lower-case name used in error messages (``mul`` for ``Mul``)."""
-        return type(self).__name__.lower()
+        """The op's lower-case name used in error messages (``mul`` for ``Mul`` and ``MulScalar``)."""
+        return _op(type(self)).lower()
 
     @property
     def name(self) -> str:
-        """``MulBackward`` for ``Mul``: the name PyTorch users know from ``grad_fn``."""
-        return f"{type(self).__name__}Backward"
+        """``MulBackward`` for ``Mul`` and ``MulScalar``: the name PyTorch users know from ``grad_fn``."""
+        return f"{_op(type(self))}Backward"
 
     @classmethod
-    def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
+    def apply(cls, *inputs: Tensor | None, **params: Any) -> Tensor:
         """Run the primitive on tensors and record it in the graph when gradients are needed."""
         fn = cls(**params)
-        _check_same_device(fn.name, inputs)
+        given = tuple(t for t in inputs if t is not None)
+        _check_same_device(fn.name, given)
         try:
-            out = Tensor(fn.forward(*(t.data for t in inputs)))
+            out = Tensor(fn.forward(*(None if t is None else t.data for t in inputs)))
         except (ValueError, IndexError) as error:  # NumPy/CuPy complaints, restated with the op and shapes
-            shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
+            shapes = ", ".join(str(tuple(t.shape)) for t in given)
             raise type(error)(f"{fn.op_name}: invalid input shapes {shapes}: {error}") from error
         if not fn.changes_dtype:
-            _check_no_upcast(fn.name, inputs, out)
-        if is_grad_enabled() and any(t.requires_grad for t in inputs):
+            _check_no_upcast(fn.name, given, out)
+        if is_grad_enabled() and any(t.requires_grad for t in given):
             fn.inputs = inputs
-            fn.needs_input_grad = tuple(t.requires_grad for t in inputs)
+            fn.needs_input_grad = tuple(t is not None and t.requires_grad for t in inputs)
             out.requires_grad = True
             out.grad_fn = fn
         return out
@@ -94,6 +132,11 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
+
+
+def _op(cls: type[Function]) -> str:
+    """The op a node class computes: its name without the operand kind ``Scalar`` (``MulScalar``: ``Mul``)."""
+    return cls.__name__.removesuffix("Scalar")
 
 
 def _check_same_device(op: str, inputs: tuple[Tensor, ...]) -> None:

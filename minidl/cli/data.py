@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from minidl.cli.arguments import whole_number
 from minidl.data.convert import convert
 from minidl.data.sources import open_split
 from minidl.data.stats import compute_stats, format_stats, segments_stats
@@ -22,7 +23,7 @@ def register(commands: Any) -> None:
                     "unbal_train/. DST: an .h5/.npz file, or a folder that receives <split>.h5.")
     convert.add_argument("src")
     convert.add_argument("dst")
-    convert.add_argument("--chunk", type=int, default=8192, help="clips per write (default 8192)")
+    convert.add_argument("--chunk", type=whole_number(1), default=8192, help="clips per write (default 8192)")
     convert.set_defaults(run=run_convert)
 
     stats = data_commands.add_parser(
@@ -30,7 +31,7 @@ def register(commands: Any) -> None:
         description="Statistics of splits. PATH: builtin (the built-in bal_train and eval), builtin:SPLIT, "
                     "builtin:big:N, an .h5/.npz file, a folder of .tfrecord files, or a segments CSV.")
     stats.add_argument("paths", nargs="*", default=["builtin:bal_train", "builtin:eval"], metavar="PATH")
-    stats.add_argument("--top", type=int, default=10, help="how many frequent classes to list")
+    stats.add_argument("--top", type=whole_number(0), default=10, help="how many frequent classes to list")
     stats.add_argument("--seed", type=int, default=0, help="seed of the built-in stand-in")
     stats.set_defaults(run=run_stats)
 
@@ -43,7 +44,6 @@ def run_convert(args: argparse.Namespace) -> int:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-
     paths = ["builtin:bal_train", "builtin:eval"] if args.paths == ["builtin"] else args.paths
     for path in paths:
         stats = segments_stats(path) if path.endswith(".csv") else compute_stats(open_split(path, args.seed))

@@ -127,7 +127,7 @@ def graph_ops(outputs: list[Tensor]) -> set[type[Function]]:
             continue
         seen.add(id(fn))
         found.add(type(fn))
-        todo.extend(t.grad_fn for t in fn.inputs or () if t.grad_fn is not None)
+        todo.extend(t.grad_fn for t in fn.inputs or () if t is not None and t.grad_fn is not None)
     return found
 
 

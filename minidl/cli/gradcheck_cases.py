@@ -26,23 +26,39 @@ import minidl
 import minidl.ops
 from minidl import functional as F
 from minidl.autograd.function import Function
-from minidl.ops.activation import GELU, LeakyReLU, LogSoftmax, LogSumExp, ReLU, Sigmoid, Softmax, Softplus, Tanh
+from minidl.ops.activation import (
+    GELU,
+    LeakyReLU,
+    LogSoftmax,
+    LogSumExp,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+)
 from minidl.ops.conv import Convolution
 from minidl.ops.convert import Cast, Clone, ToDevice
 from minidl.ops.dropout import Dropout
 from minidl.ops.elementwise import (
     Abs,
     Add,
+    AddScalar,
     Clamp,
     Div,
+    DivScalar,
     Exp,
     Log,
     Maximum,
     Minimum,
     Mul,
+    MulScalar,
     Neg,
     Pow,
     PowScalar,
+    RDivScalar,
+    RPowScalar,
+    RSubScalar,
     Sqrt,
     Sub,
     Where,
@@ -147,12 +163,17 @@ def _elementwise() -> list[Case]:
         Case(Sub, "x - y, x broadcast", lambda x, y: x - y, both(normal(1, 4), normal(3, 4))),
         Case(Mul, "x * y, broadcast", lambda x, y: x * y, both(normal(3, 1), normal(1, 4))),
         Case(Div, "x / y, y in [0.5, 2]", lambda x, y: x / y, both(normal(3, 4), uniform(0.5, 2, 3, 4))),
-        Case(Div, "2 / x (rdiv)", lambda x: 2.0 / x, uniform(0.5, 2, 5)),
         Case(Neg, "-x", lambda x: -x, normal(3, 4)),
+        Case(Pow, "x ** y, x > 0", lambda x, y: x**y, both(uniform(0.5, 2, 3, 4), normal(3, 4))),
+        Case(AddScalar, "x + 2.5", lambda x: x + 2.5, normal(3, 4)),
+        Case(AddScalar, "x - 1.5", lambda x: x - 1.5, normal(3, 4)),
+        Case(RSubScalar, "1.5 - x (rsub)", lambda x: 1.5 - x, normal(3, 4)),
+        Case(MulScalar, "0.5 * x", lambda x: 0.5 * x, normal(3, 4)),
+        Case(DivScalar, "x / 4", lambda x: x / 4, normal(3, 4)),
+        Case(RDivScalar, "2 / x (rdiv)", lambda x: 2.0 / x, uniform(0.5, 2, 5)),
         Case(PowScalar, "x ** 3", lambda x: x**3, normal(3, 4)),
         Case(PowScalar, "x ** 0.5, x > 0", lambda x: x**0.5, uniform(0.5, 2, 3, 4)),
-        Case(Pow, "x ** y, x > 0", lambda x, y: x**y, both(uniform(0.5, 2, 3, 4), normal(3, 4))),
-        Case(Pow, "2 ** x (rpow)", lambda x: 2.0**x, normal(5)),
+        Case(RPowScalar, "2 ** x (rpow)", lambda x: 2.0**x, normal(5)),
         Case(Exp, "exp(x)", minidl.exp, normal(3, 4)),
         Case(Log, "log(x), x > 0", minidl.log, uniform(0.2, 3, 3, 4)),
         Case(Sqrt, "sqrt(x), x > 0", minidl.sqrt, uniform(0.2, 3, 3, 4)),
@@ -175,7 +196,8 @@ def _elementwise() -> list[Case]:
 def _activations() -> list[Case]:
     return [
         Case(ReLU, "relu(x), x away from 0", minidl.relu, lambda rng: [avoiding(rng, (3, 4))]),
-        Case(LeakyReLU, "leaky_relu(x, 0.1)", lambda x: F.leaky_relu(x, 0.1), lambda rng: [avoiding(rng, (3, 4))]),
+        Case(LeakyReLU, "leaky_relu(x, 0.1)", lambda x: F.leaky_relu(x, 0.1),
+             lambda rng: [avoiding(rng, (3, 4))]),
         Case(Sigmoid, "sigmoid(x)", minidl.sigmoid, lambda rng: [3 * rng.standard_normal((3, 4))]),
         Case(Tanh, "tanh(x)", minidl.tanh, normal(3, 4)),
         Case(Softplus, "softplus(x)", F.softplus, lambda rng: [3 * rng.standard_normal((3, 4))]),
@@ -287,7 +309,8 @@ def _regularisation() -> list[Case]:
         return [rng.standard_normal((4, 5)), _constant((rng.random((4, 5)) >= p) / (1 - p))]
 
     return [
-        Case(Dropout, "dropout, p 0.35, a fixed mask", lambda x, mask: Dropout.apply(x, mask=mask.data), fixed_mask),
+        Case(Dropout, "dropout, p 0.35, a fixed mask",
+             lambda x, mask: Dropout.apply(x, mask=mask.data), fixed_mask),
         Case(Cast, "x.float() (float32 output: eps 1e-2)", lambda x: x.float(), normal(3, 4), eps=1e-2, atol=1e-4),
         Case(ToDevice, "to the same device", lambda x: ToDevice.apply(x, device=x.device), normal(3, 4)),
         Case(Clone, "clone(x) * x", lambda x: minidl.clone(x) * x, normal(3, 4)),

@@ -4,7 +4,8 @@ Command groups are discovered: every module of :mod:`minidl.cli` (other than thi
 defines ``register(commands)`` adds its own sub-parser.  A handler returns the exit status.
 Bad options, and any error while a command runs (a ``ValueError`` such as a
 :class:`~minidl.spec.SpecError`, a missing file, a missing optional package), are reported in one
-line on stderr with exit status 2, never a traceback (``MINIDL_DEBUG=1`` shows it); Ctrl-C exits 130.
+line on stderr with exit status 2, never a traceback (``MINIDL_DEBUG=1`` shows it); an unexpected
+exception type is named, with the source line that raised it.  Ctrl-C exits 130.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import importlib
 import os
 import pkgutil
 import sys
+import traceback
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from types import ModuleType
 from typing import NoReturn
 
@@ -55,9 +58,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # one line, never a traceback (MINIDL_DEBUG=1 shows it)
         if os.environ.get("MINIDL_DEBUG"):
             raise
-        kind = "" if isinstance(err, (ValueError, OSError, ImportError)) else f"{type(err).__name__}: "
-        print(f"minidl: error: {kind}{err}", file=sys.stderr)
+        print(f"minidl: error: {one_line(err)}", file=sys.stderr)
         return 2
+
+
+def one_line(err: Exception) -> str:
+    """``err`` as one line.  minidl's own errors (ValueError, OSError, ImportError) name the file
+    and field at fault themselves; anything else also names its type and the source line that
+    raised it, so an unexpected error can still be reported without a traceback."""
+    message = " ".join(str(err).split()) or repr(err)
+    if isinstance(err, (ValueError, OSError, ImportError)):
+        return message
+    frame = traceback.extract_tb(err.__traceback__)[-1]
+    return (f"{type(err).__name__}: {message} (raised at {Path(frame.filename).name}:{frame.lineno}; "
+            "MINIDL_DEBUG=1 shows the traceback)")
 
 
 if __name__ == "__main__":

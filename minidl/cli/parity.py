@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from minidl.cli.arguments import whole_number
 from minidl.spec import load, parity
 from minidl.spec.backends import BACKENDS
 
@@ -19,21 +20,14 @@ def register(commands: Any) -> None:
                     "the two loss curves. Exit status 1 past the tolerance (float64 1e-9, float32 1e-4).")
     command.add_argument("spec", metavar="SPEC", help="a description file (.toml or .json)")
     command.add_argument("--against", choices=[b for b in BACKENDS if b != "minidl"], default="torch")
-    command.add_argument("--steps", type=_positive, default=20, help="training steps (default 20)")
+    command.add_argument("--steps", type=whole_number(1), default=20, help="training steps (default 20)")
     command.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    command.add_argument("--batch", type=_positive, default=16, help="clips per batch (default 16)")
+    command.add_argument("--batch", type=whole_number(1), default=16, help="clips per batch (default 16)")
     command.add_argument("--data", choices=["random", "builtin"], default="random",
                          help="random batches of the described shape (default) or the built-in clips")
     command.add_argument("--seed", type=int, default=0, help="seed of the batches and dropout masks")
     command.add_argument("--tolerance", type=float, default=None, help="override the dtype's tolerance")
     command.set_defaults(run=run_parity)
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def run_parity(args: argparse.Namespace) -> int:

@@ -10,20 +10,13 @@ from typing import Any
 
 import numpy as np
 
+from minidl.cli.arguments import whole_number
 from minidl.data.clips import SYNTHETIC_NOTE
 from minidl.spec import BACKENDS, load
 from minidl.train import Options, evaluate_checkpoints, open_data, open_joined, predict, train
 from minidl.train.trainer import Interrupted
 
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+positive_int = whole_number(1)
 
 
 def positive_float(text: str) -> float:

@@ -18,15 +18,17 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from minidl.data.errors import LayoutError
 from minidl.data.labels import NUM_CLASSES, NUM_FRAMES
+from minidl.serialization import SerializationError, read_npz_array
 
 EMBEDDING_SIZE = 128
 SYNTHETIC_NOTE = ("SYNTHETIC FEATURES: minidl's built-in stand-in (real AudioSet labels, generated "
@@ -80,7 +82,8 @@ class Clips:
     name: str = "clips"
 
     def __post_init__(self) -> None:
-        check_layout(self.name, self.x.shape, self.x.dtype, self.y.shape, self.y.dtype, len(self.video_ids))
+        check_layout(self.name, self.x.shape, self.x.dtype, self.y.shape, self.y.dtype, len(self.video_ids),
+                     self.n_frames)
 
     def __len__(self) -> int:
         return len(self.x)
@@ -119,8 +122,9 @@ class ClipSource(Protocol):
 
 
 def check_layout(name: str, x_shape: tuple, x_dtype: np.dtype, y_shape: tuple, y_dtype: np.dtype,
-                 n_ids: int) -> None:
-    """Raise :class:`LayoutError` unless x is (N, 10, 128) uint8, y is (N, 527) bool and there are N ids."""
+                 n_ids: int, n_frames: Any = None) -> None:
+    """Raise :class:`LayoutError` unless x is (N, 10, 128) uint8, y is (N, 527) bool, there are N ids
+    and ``n_frames`` (an array or dataset; None when absent) is (N,) of integers."""
     n = x_shape[0] if x_shape else 0
     problems = []
     if tuple(x_shape[1:]) != (NUM_FRAMES, EMBEDDING_SIZE) or x_dtype != np.uint8:
@@ -129,6 +133,9 @@ def check_layout(name: str, x_shape: tuple, x_dtype: np.dtype, y_shape: tuple, y
         problems.append(f"'y' is {tuple(y_shape)} {y_dtype}, expected ({n}, {NUM_CLASSES}) bool")
     if n_ids != n:
         problems.append(f"'video_id_list' has {n_ids} entries, expected {n}")
+    if n_frames is not None and (tuple(n_frames.shape) != (n,) or n_frames.dtype.kind not in "ui"):
+        problems.append(f"'n_frames' is {tuple(n_frames.shape)} {n_frames.dtype}, expected ({n},) integers "
+                        "(one frame count per clip)")
     if problems:
         raise LayoutError(f"{name}: " + "; ".join(problems))
 
@@ -145,14 +152,26 @@ def save_npz(path: str | Path, clips: Clips) -> None:
 
 
 def load_npz(path: str | Path) -> Clips:
-    """Read a ``.npz`` written by :func:`save_npz` (or by hand with the same names) into memory."""
-    with np.load(path, allow_pickle=False) as npz:
-        missing = {"x", "y", "video_id_list"} - set(npz.files)
-        if missing:
-            raise LayoutError(f"{path}: missing arrays {sorted(missing)} (has {sorted(npz.files)})")
-        n_frames = npz["n_frames"] if "n_frames" in npz.files else None
-        synthetic = bool(npz["synthetic"]) if "synthetic" in npz.files else False
-        return Clips(npz["x"], npz["y"], npz["video_id_list"], n_frames, synthetic, name=str(path))
+    """Read a ``.npz`` written by :func:`save_npz` (or by hand with the same names) into memory.
+
+    Every array's header is checked before it is read (:func:`minidl.serialization.read_npz_array`):
+    a file that is not a zip, an array of Python objects or a damaged one raises LayoutError.
+    """
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise LayoutError(f"{path}: not an .npz file (a zip archive of .npy arrays)")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = {"x", "y", "video_id_list"} - set(npz.files)
+            if missing:
+                raise LayoutError(f"{path}: missing arrays {sorted(missing)} (has {sorted(npz.files)})")
+            arrays = {name: read_npz_array(path, npz, name, compressed=True)
+                      for name in ("x", "y", "video_id_list", "n_frames", "synthetic") if name in npz.files}
+    except (SerializationError, zipfile.BadZipFile) as err:
+        raise LayoutError(f"{path}: {err}" if isinstance(err, zipfile.BadZipFile) else str(err)) from None
+    return Clips(arrays["x"], arrays["y"], arrays["video_id_list"], arrays.get("n_frames"),
+                 bool(arrays.get("synthetic", False)), name=str(path))
 
 
 @contextlib.contextmanager

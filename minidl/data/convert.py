@@ -39,7 +39,13 @@ class Converted:
 
 
 def convert(src: str | Path, dst: str | Path, chunk: int = 8192, progress: bool = True) -> list[Converted]:
-    """Convert a split folder or a whole release folder (see the module docstring)."""
+    """Convert a split folder or a whole release folder (see the module docstring).
+
+    ``chunk`` (clips per write, a positive int) bounds the memory used; a split whose files hold
+    no records is an error, not an empty output file.
+    """
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"convert: chunk must be a positive number of clips, got {chunk!r}")
     src, dst = Path(src), Path(dst)
     if any(src.glob("*.tfrecord")):
         target = dst if dst.suffix in OUTPUT_SUFFIXES else dst / f"{src.name}.h5"
@@ -57,21 +63,22 @@ def convert_split(folder: Path, target: Path, chunk: int = 8192, progress: bool 
     if target.suffix not in OUTPUT_SUFFIXES:
         raise ValueError(f"{target}: output must end in {', '.join(OUTPUT_SUFFIXES)}")
     reader = TFRecordClips(folder)
-    chunks = _with_progress(reader.chunks(chunk), f"converting {folder.name}", progress)
+    chunks = _with_progress(reader.chunks(chunk), f"converting {folder.name}", progress, folder)
     if target.suffix == ".npz":
-        parts = list(chunks)
-        if not parts:
-            raise DataFormatError(f"{folder}: the .tfrecord files hold no records")
-        save_npz(target, Clips.concatenate(parts))
+        save_npz(target, Clips.concatenate(list(chunks)))
     else:
-
-        write_h5(target, chunks, attrs={"source": str(folder)})
+        write_h5(target, chunks, attrs={"source": str(folder)})  # an error in ``chunks`` leaves no file
     return Converted(target, reader.clips, reader.padded, reader.truncated)
 
 
-def _with_progress(chunks: Iterator[Clips], desc: str, enabled: bool) -> Iterator[Clips]:
+def _with_progress(chunks: Iterator[Clips], desc: str, enabled: bool, folder: Path) -> Iterator[Clips]:
+    """``chunks`` with a progress bar; raises DataFormatError at the end if there were none."""
+    total = 0
     with tqdm(desc=desc, unit=" clips", disable=not enabled) as bar:
         for clips in chunks:
+            total += len(clips)
             bar.update(len(clips))
             yield clips
+    if not total:
+        raise DataFormatError(f"{folder}: the .tfrecord files hold no records (nothing to convert)")
 

@@ -14,6 +14,7 @@ rows touches only the chunks that hold them.  Nothing holds a whole split in mem
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -48,16 +49,35 @@ class H5Clips:
             self.file = _h5py().File(path, "r")
         except OSError as err:
             raise LayoutError(f"{path}: cannot open as HDF5 ({err})") from None
-        present = set(self.file)
+        try:
+            self._open_datasets()
+        except BaseException:
+            self.file.close()
+            raise
+
+    def _open_datasets(self) -> None:
+        """Find and check the datasets; a damaged file's raw h5py error becomes a LayoutError."""
+        with _damage_reported(self.name, "the file's index"):
+            present = set(self.file)
         missing = {"x", "y", "video_id_list"} - present
         if missing:
-            self.file.close()
-            raise LayoutError(f"{path}: missing datasets {sorted(missing)} (has {sorted(present)})")
-        self.x, self.y, self.ids = self.file["x"], self.file["y"], self.file["video_id_list"]
-        self.n_frames = self.file.get("n_frames")
-        check_layout(self.name, self.x.shape, self.x.dtype, self.y.shape, self.y.dtype, len(self.ids))
-        self.synthetic = bool(self.file.attrs.get("synthetic", False))
+            raise LayoutError(f"{self.name}: missing datasets {sorted(missing)} (has {sorted(present)})")
+        self.x, self.y, self.ids = (self._dataset(key) for key in ("x", "y", "video_id_list"))
+        self.n_frames = self._dataset("n_frames") if "n_frames" in present else None
+        check_layout(self.name, self.x.shape, self.x.dtype, self.y.shape, self.y.dtype, len(self.ids),
+                     self.n_frames)
+        with _damage_reported(self.name, "the file attributes"):
+            self.synthetic = bool(self.file.attrs.get("synthetic", False))
         self.block_rows = self.x.chunks[0] if self.x.chunks else CHUNK_ROWS  # rows read together cheaply
+
+    def _dataset(self, key: str) -> Any:
+        """The dataset ``key``, its shape and dtype readable, else a LayoutError naming it."""
+        with _damage_reported(self.name, f"dataset {key!r}"):
+            dataset = self.file[key]
+            if not isinstance(dataset, _h5py().Dataset):
+                raise LayoutError(f"{self.name}: {key!r} is a {type(dataset).__name__}, not a dataset")
+            dataset.shape, dataset.dtype  # noqa: B018 - read the headers now, so damage shows here
+        return dataset
 
     def __len__(self) -> int:
         return len(self.x)
@@ -88,10 +108,31 @@ class H5Clips:
         spans = _spans(rows, self.block_rows, len(self))
 
         def read(dataset: Any) -> np.ndarray:
-            return _read_spans(dataset, rows, spans)
+            with _damage_reported(self.name, f"dataset {dataset.name.lstrip('/')!r}"):
+                return _read_spans(dataset, rows, spans)
 
         n_frames = None if self.n_frames is None else read(self.n_frames)
-        return Clips(read(self.x), read(self.y), read(self.ids).astype(str), n_frames, self.synthetic, self.name)
+        ids = read(self.ids)
+        with _damage_reported(self.name, "dataset 'video_id_list'"):
+            ids = ids.astype(str)
+        return Clips(read(self.x), read(self.y), ids, n_frames, self.synthetic, self.name)
+
+
+# What h5py raises for a damaged file: HDF5's errors surface as KeyError (objects), RuntimeError
+# (links, B-trees), OSError (data) or TypeError/ValueError (datatypes), and undecodable ids.
+_DAMAGE = (KeyError, RuntimeError, OSError, TypeError, ValueError, AttributeError)
+
+
+@contextlib.contextmanager
+def _damage_reported(name: str, what: str) -> Iterator[None]:
+    """Turn h5py's raw errors inside the block into a LayoutError naming the file and ``what`` was read."""
+    try:
+        yield
+    except LayoutError:
+        raise
+    except _DAMAGE as err:
+        raise LayoutError(f"{name}: {what} is unreadable, the HDF5 file is damaged "
+                          f"({type(err).__name__}: {err})") from None
 
 
 def _spans(rows: np.ndarray, block: int, n: int, limit: int = SPAN_ROWS) -> list[tuple[int, int]]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -126,8 +127,18 @@ class Segments:
 # ----------------------------------------------------------------------------- class list
 def read_class_labels(path: str | Path) -> ClassLabels:
     """Parse ``class_labels_indices.csv``: header ``index,mid,display_name``, indices 0, 1, 2, ... in order."""
-    with open(path, newline="", encoding="utf-8") as f:
-        return _parse_class_labels(f, str(path))
+    return _parse_class_labels(io.StringIO(_read_text(path), newline=""), str(path))
+
+
+def _read_text(path: str | Path) -> str:
+    """The UTF-8 text of a label file; LabelFileError naming the file and line if it is not UTF-8."""
+    raw = Path(path).read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise LabelFileError(f"{path}:{line}: not UTF-8 text (byte {err.start}: {raw[err.start:err.start + 4]!r}; "
+                             "the label files are UTF-8)") from None
 
 
 @functools.cache
@@ -168,16 +179,15 @@ def read_segments(path: str | Path, classes: ClassLabels | None = None) -> Segme
     classes = classes or builtin_classes()
     header: dict[str, int] = {}
     ytids, starts, ends, lists = [], [], [], []
-    with open(path, newline="", encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if line.startswith("#"):
-                header.update(_header_counts(line))
-            elif line.strip():
-                ytid, start, end, labels = _parse_segment(line, f"{path}:{lineno}", classes)
-                ytids.append(ytid)
-                starts.append(start)
-                ends.append(end)
-                lists.append(labels)
+    for lineno, line in enumerate(io.StringIO(_read_text(path), newline=""), start=1):
+        if line.startswith("#"):
+            header.update(_header_counts(line))
+        elif line.strip():
+            ytid, start, end, labels = _parse_segment(line, f"{path}:{lineno}", classes)
+            ytids.append(ytid)
+            starts.append(start)
+            ends.append(end)
+            lists.append(labels)
     segments = Segments(tuple(ytids), np.array(starts), np.array(ends),
                         LabelSets.from_lists(lists, len(classes)))
     _check_header(segments, header, str(path))
@@ -190,6 +200,9 @@ def _parse_segment(line: str, where: str, classes: ClassLabels) -> tuple[str, fl
         raise LabelFileError(f"{where}: expected 4 fields (YTID, start_seconds, end_seconds, "
                              f"positive_labels), got {len(row)}: {line.strip()!r}")
     start, end = (_number(row[k], name, where) for k, name in ((1, "start_seconds"), (2, "end_seconds")))
+    if not (math.isfinite(start) and math.isfinite(end) and 0 <= start < end):
+        raise LabelFileError(f"{where}: start_seconds={row[1]!r}, end_seconds={row[2]!r} is not a segment "
+                             "(finite times, 0 <= start < end)")
     try:
         labels = [classes.index(mid) for mid in row[3].split(",")]
     except KeyError as err:

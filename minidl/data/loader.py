@@ -19,6 +19,7 @@ Samplers (all seeded: epoch ``e`` of seed ``s`` is the same on every run):
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator
 from typing import Any, Protocol
 
@@ -151,12 +152,16 @@ class Standardizer:
 
     @classmethod
     def fit(cls, source: ClipSource, dequantization: str = "centered", chunk: int = 65536) -> Standardizer:
+        """Mean and std of ``source``'s dequantised frames; ValueError for a split with no clips."""
         total, sum_, sum_sq = 0, np.zeros(EMBEDDING_SIZE), np.zeros(EMBEDDING_SIZE)
         for clips in source.chunks(chunk):
             x = dequantize(clips.x, dequantization, np.float64).reshape(-1, EMBEDDING_SIZE)
             total += len(x)
             sum_ += x.sum(axis=0)
             sum_sq += (x * x).sum(axis=0)
+        if not total:
+            raise ValueError(f"Standardizer.fit: {getattr(source, 'name', 'the split')} holds no clips; "
+                             "mean and std of nothing are undefined")
         mean = sum_ / total
         return cls(mean, np.sqrt(np.maximum(sum_sq / total - mean**2, 1e-12)))
 
@@ -184,8 +189,9 @@ class DataLoader:
                  drop_last: bool = False, sampler: Sampler | None = None, dequantization: str = "centered",
                  standardizer: Standardizer | None = None, flatten: bool = False, dtype: Any = "float32",
                  device: str | None = None) -> None:
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+            raise ValueError(f"DataLoader: batch_size should be a positive integer value, but got "
+                             f"batch_size={batch_size}")  # PyTorch's words
         self.source, self.batch_size, self.drop_last = source, batch_size, drop_last
         if sampler is None:
             block = getattr(source, "block_rows", 1)

@@ -47,8 +47,11 @@ def release_splits(folder: str | Path) -> list[Path]:
 def _builtin(text: str, seed: int) -> Any:
     parts = text.split(":")[1:] or ["bal_train"]
     if parts[0] == "big":
-        size = int(parts[1]) if len(parts) > 1 else 200_000
-        return builtin("big", seed=seed, size=size)
+        size = parts[1] if len(parts) > 1 else "200000"
+        if len(parts) > 2 or not size.isdigit() or int(size) < 1:
+            raise ValueError(f"built-in split {text!r}: N in builtin:big:N must be a positive whole number "
+                             "of clips")
+        return builtin("big", seed=seed, size=int(size))
     if parts[0] not in ("bal_train", "eval") or len(parts) > 1:
         raise ValueError(f"unknown built-in split {text!r}: use builtin:bal_train, builtin:eval or builtin:big:N")
     return builtin(parts[0], seed=seed)

@@ -298,6 +298,8 @@ def builtin(split: str = "bal_train", seed: int = 0, size: int = 200_000, progre
     """
     folder = cache_dir() / f"standin-v{GENERATOR_VERSION}-seed{seed}"
     if split == "big":
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"builtin: the big split needs a positive whole number of clips, got size={size!r}")
         path = folder / f"big-{size}.h5"
         if not path.exists():
             generate_big(path, size, seed, progress=progress)

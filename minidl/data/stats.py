@@ -53,7 +53,9 @@ def compute_stats(source: object, chunk: int = 65536) -> SplitStats:
 
 
 def format_stats(stats: SplitStats, classes: ClassLabels | None = None, top: int = 10) -> str:
-    """A plain-text report of ``stats`` with class display names."""
+    """A plain-text report of ``stats`` with class display names and the ``top`` most frequent classes."""
+    if top < 0:
+        raise ValueError(f"format_stats: top must be >= 0 (how many classes to list), got {top}")
     classes = classes or builtin_classes()
     n = max(stats.clips, 1)
     present = np.flatnonzero(stats.cardinality).tolist()  # label counts that occur

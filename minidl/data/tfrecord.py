@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
+import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,6 +108,7 @@ def masked_crc32c(data: bytes) -> int:
 def iter_records(path: str | Path) -> Iterator[bytes]:
     """Yield the payload of each record of one TFRecord file, checking both CRCs of every record."""
     with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
         for record in itertools.count():
             offset = f.tell()
             header = f.read(_HEADER.size)
@@ -117,10 +120,11 @@ def iter_records(path: str | Path) -> Iterator[bytes]:
                                     f"({len(header)} of {_HEADER.size} bytes)")
             length, length_crc = _HEADER.unpack(header)
             _check_crc(header[:8], length_crc, f"{where}: length field")
+            left = size - f.tell()
+            if length + 4 > left:  # checked before reading: a corrupt length must not allocate
+                raise TFRecordError(f"{where}: file ends inside the record (the record declares "
+                                    f"{length + 4:,} bytes of data and CRC, {left:,} are left)")
             body = f.read(length + 4)
-            if len(body) < length + 4:
-                raise TFRecordError(f"{where}: file ends inside the record ({len(body)} of "
-                                    f"{length + 4} bytes of data and CRC)")
             data = body[:length]
             _check_crc(data, int.from_bytes(body[length:], "little"), f"{where}: data")
             yield data
@@ -158,10 +162,32 @@ def parse_clip(data: bytes, where: str = "record") -> Clip:
     if labels.size and (labels.min() < 0 or labels.max() >= NUM_CLASSES):
         raise TFRecordError(f"{where}: context 'labels' has class indices outside [0, {NUM_CLASSES}): "
                             f"{labels[(labels < 0) | (labels >= NUM_CLASSES)].tolist()}")
-    return Clip(context["video_id"].bytes_list.value[0].decode(),
-                context["start_time_seconds"].float_list.value[0],
-                context["end_time_seconds"].float_list.value[0],
-                labels, _frames(example, where))
+    start, end = (_single(context, key, "float_list", where) for key in ("start_time_seconds", "end_time_seconds"))
+    if not (math.isfinite(start) and math.isfinite(end) and 0 <= start < end):
+        raise TFRecordError(f"{where}: context times start_time_seconds={start!r}, end_time_seconds={end!r} "
+                            "are not a segment (finite, 0 <= start < end)")
+    return Clip(_video_id(context, where), start, end, labels, _frames(example, where))
+
+
+def _single(context: Any, key: str, kind: str, where: str) -> Any:
+    """The one value of context feature ``key`` (a ``kind``), else a TFRecordError naming it."""
+    values = getattr(context[key], kind).value
+    if len(values) != 1:
+        raise TFRecordError(f"{where}: context feature {key!r} should hold one value, it holds {len(values)}")
+    return values[0]
+
+
+def _video_id(context: Any, where: str) -> str:
+    """The clip's ``video_id``: non-empty UTF-8 text."""
+    raw = _single(context, "video_id", "bytes_list", where)
+    try:
+        video_id = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise TFRecordError(f"{where}: context 'video_id' is not UTF-8 text ({raw[:32]!r}: {err.reason} "
+                            f"at byte {err.start})") from None
+    if not video_id.strip():
+        raise TFRecordError(f"{where}: context 'video_id' is empty ({raw!r})")
+    return video_id
 
 
 def _frames(example: Any, where: str) -> np.ndarray:

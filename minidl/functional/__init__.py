@@ -18,14 +18,5 @@ from minidl.functional.pooling import (  # noqa: F401
     max_pool1d,
     max_pool2d,
 )
-from minidl.ops.activation import (  # noqa: F401 - torch.nn.functional has these too
-    gelu,
-    leaky_relu,
-    log_softmax,
-    relu,
-    sigmoid,
-    softmax,
-    softplus,
-    tanh,
-)
+from minidl.ops.activation import *  # noqa: F403 - every activation function (its __all__)
 from minidl.ops.shape import pad  # noqa: F401

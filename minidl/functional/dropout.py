@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from minidl import backend
 from minidl.autograd.tensor import Tensor
+from minidl.functional._checks import check_floating
 from minidl.ops.dropout import Dropout, dropout_mask
 from minidl.ops.inplace import mul_
 
@@ -19,8 +19,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     """
     if not 0 <= p <= 1:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if not backend.is_floating(input.dtype):
-        raise TypeError(f"dropout: input must be a floating tensor, got {input.dtype}")
+    check_floating("dropout", input)
     if not training or p == 0:
         return input
     mask = dropout_mask(input.shape, p, input.dtype, input.device)

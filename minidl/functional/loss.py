@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from minidl import backend
 from minidl.autograd.tensor import Tensor
-from minidl.functional.linear import check_like
+from minidl.functional._checks import check_floating, check_like, check_reduction
 from minidl.ops.loss import (
     BinaryCrossEntropy,
     BinaryCrossEntropyWithLogits,
@@ -22,18 +22,10 @@ from minidl.ops.loss import (
 )
 from minidl.ops.shape import reshape
 
-REDUCTIONS = ("none", "mean", "sum")
-
-
-def _check_reduction(reduction: str) -> None:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{reduction} is not a valid value for reduction; expected one of {REDUCTIONS}")
-
 
 def _check_input_target(op: str, input: Tensor, target: Tensor) -> None:
     """A floating input, and a target of the same shape, dtype and device."""
-    if not backend.is_floating(input.dtype):
-        raise TypeError(f"{op}: input must be a floating tensor, got {input.dtype}")
+    check_floating(op, input)
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"{op}: target size {tuple(target.shape)} must be the same as input size "
                          f"{tuple(input.shape)}")
@@ -64,7 +56,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     broadcasts against the target.  Differentiable in input and target.
     """
     op = "binary_cross_entropy_with_logits"
-    _check_reduction(reduction)
+    check_reduction(reduction)
     _check_input_target(op, input, target)
     shape = tuple(input.shape)
     return BinaryCrossEntropyWithLogits.apply(
@@ -80,7 +72,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     Differentiable in input and target.
     """
     op = "binary_cross_entropy"
-    _check_reduction(reduction)
+    check_reduction(reduction)
     _check_input_target(op, input, target)
     return BinaryCrossEntropy.apply(input, target, weight=_constant(op, "weight", weight, input, tuple(input.shape)),
                                     reduction=reduction)
@@ -92,7 +84,7 @@ def mse_loss(input: Tensor, target: Tensor, *, reduction: str = "mean") -> Tenso
     Unlike PyTorch, which broadcasts a target of a different shape (with a warning), a shape
     mismatch is an error: it is almost always a bug.
     """
-    _check_reduction(reduction)
+    check_reduction(reduction)
     _check_input_target("mse_loss", input, target)
     return MSELoss.apply(input, target, reduction=reduction)
 
@@ -127,11 +119,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
     Computed as log_softmax + negative log likelihood in one node.
     """
     op = "cross_entropy"
-    _check_reduction(reduction)
+    check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
-    if not backend.is_floating(input.dtype):
-        raise TypeError(f"{op}: input must be a floating tensor, got {input.dtype}")
+    check_floating(op, input)
     if input.ndim == 0 or input.shape[-1 if input.ndim == 1 else 1] == 0:
         raise ValueError(f"{op}: expected input of shape (C,) or (N, C, d1, ...) with C >= 1, got "
                          f"{tuple(input.shape)}")

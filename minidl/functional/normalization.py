@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from minidl import backend
 from minidl.autograd.tensor import Tensor
-from minidl.functional.linear import check_like
+from minidl.functional._checks import check_like
 from minidl.ops.normalization import BatchNorm, BatchNormInference, Normalize
 
 

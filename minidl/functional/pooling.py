@@ -1,38 +1,20 @@
 """Pooling, as in ``torch.nn.functional``: ``max_pool1d/2d``, ``avg_pool1d/2d``,
-``adaptive_avg_pool1d/2d``.  Argument checks and output sizes here, the maths in
+``adaptive_avg_pool1d/2d``.  Argument checks here; the maths and the output sizes in
 :mod:`minidl.ops.pool`.
-
-Inputs are (N, C, *spatial) or unbatched (C, *spatial).  Output size per spatial dimension:
-
-    out = floor((size + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1
-
-with ceil instead of floor when ``ceil_mode=True``, except that the last window must start
-inside the input or its left padding (PyTorch's rule).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from minidl import backend
 from minidl.autograd.tensor import Tensor
-from minidl.functional.conv import expand_param
-from minidl.ops.pool import AdaptiveAvgPool, AvgPool, MaxPool, adaptive_matrix, avg_divisor
-
-
-def pool_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int, ceil_mode: bool) -> int:
-    """PyTorch's pooling output size (module docstring)."""
-    out = (size + 2 * padding - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)) // stride + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:
-        out -= 1
-    return out
+from minidl.functional._checks import check_floating, expand_param
+from minidl.ops.pool import AdaptiveAvgPool, AvgPool, MaxPool, pool_output_size
 
 
 def _check_input(op: str, nd: int, input: Tensor) -> None:
     """A floating tensor of rank nd + 1 (unbatched) or nd + 2 with non-empty channel and spatial sizes."""
-    if not isinstance(input, Tensor) or not backend.is_floating(input.dtype):
-        raise TypeError(f"{op}: input must be a floating point Tensor, got "
-                        f"{getattr(input, 'dtype', type(input).__name__)}")
+    check_floating(op, input)
     if input.ndim not in (nd + 1, nd + 2) or 0 in input.shape[-nd - 1:]:
         raise RuntimeError(f"{op}: expected a {nd + 1}D (unbatched) or {nd + 2}D (batched) input with non-zero "
                            f"channel and spatial sizes, got input of shape {tuple(input.shape)}")
@@ -40,8 +22,8 @@ def _check_input(op: str, nd: int, input: Tensor) -> None:
 
 def _window_params(op: str, nd: int, input: Tensor, kernel_size: Any, stride: Any, padding: Any,
                    dilation: Any, ceil_mode: bool) -> dict[str, tuple]:
-    """kernel, stride (default: the kernel), symmetric padding (at most half the kernel),
-    dilation and the output size, as the keyword parameters of the pooling nodes."""
+    """kernel, stride (default: the kernel), padding (at most half the kernel), dilation and
+    ceil_mode checked, as the keyword parameters of the pooling nodes."""
     _check_input(op, nd, input)
     kernel = expand_param(op, "kernel_size", kernel_size, nd, minimum=1)
     empty = stride is None or (isinstance(stride, (tuple, list)) and not stride)  # PyTorch: () means default
@@ -58,8 +40,7 @@ def _window_params(op: str, nd: int, input: Tensor, kernel_size: Any, stride: An
         raise RuntimeError(f"{op}: given input of shape {tuple(input.shape)}, kernel_size={kernel}, "
                            f"stride={stride}, padding={pads}, dilation={dilation}: calculated output size "
                            f"{out_size} is too small")
-    return {"kernel": kernel, "stride": stride, "padding": tuple((p, p) for p in pads), "dilation": dilation,
-            "out_size": out_size}
+    return {"kernel": kernel, "stride": stride, "padding": pads, "dilation": dilation, "ceil_mode": ceil_mode}
 
 
 def _max_pool(op: str, nd: int, input: Tensor, kernel_size: Any, stride: Any, padding: Any, dilation: Any,
@@ -70,15 +51,10 @@ def _max_pool(op: str, nd: int, input: Tensor, kernel_size: Any, stride: Any, pa
 def _avg_pool(op: str, nd: int, input: Tensor, kernel_size: Any, stride: Any, padding: Any, ceil_mode: bool,
               count_include_pad: bool, divisor_override: int | None) -> Tensor:
     params = _window_params(op, nd, input, kernel_size, stride, padding, 1, ceil_mode)
-    if divisor_override is not None:
-        if not isinstance(divisor_override, int) or divisor_override == 0:
-            raise ValueError(f"{op}: divisor_override must be a non-zero int, got {divisor_override!r}")
-        divisor = divisor_override
-    else:
-        divisor = avg_divisor(backend.xp_of(input.data), input.dtype, tuple(input.shape[-nd:]),
-                              params["out_size"], params["kernel"], params["stride"], params["padding"],
-                              count_include_pad)
-    return AvgPool.apply(input, divisor=divisor, **params)
+    del params["dilation"]
+    if divisor_override is not None and (not isinstance(divisor_override, int) or divisor_override == 0):
+        raise ValueError(f"{op}: divisor_override must be a non-zero int, got {divisor_override!r}")
+    return AvgPool.apply(input, count_include_pad=count_include_pad, divisor_override=divisor_override, **params)
 
 
 def max_pool1d(input: Tensor, kernel_size: int | tuple[int], stride: int | tuple[int] | None = None,
@@ -119,14 +95,11 @@ def avg_pool2d(input: Tensor, kernel_size: int | tuple[int, int], stride: int | 
 
 def _adaptive_avg_pool(op: str, nd: int, input: Tensor, output_size: Any) -> Tensor:
     _check_input(op, nd, input)
-    in_size = tuple(input.shape[-nd:])
     sizes = (output_size,) * nd if isinstance(output_size, int) or output_size is None else tuple(output_size)
     if len(sizes) != nd or not all(s is None or (isinstance(s, int) and s >= 0) for s in sizes):
         raise ValueError(f"{op}: output_size must be an int >= 0 or a tuple of {nd} such ints (or None), "
                          f"got {output_size!r}")
-    xp = backend.xp_of(input.data)
-    mats = tuple(adaptive_matrix(xp, input.dtype, n, n if s is None else s) for n, s in zip(in_size, sizes))
-    return AdaptiveAvgPool.apply(input, mats=mats)
+    return AdaptiveAvgPool.apply(input, output_size=sizes)
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size: int | tuple[int]) -> Tensor:

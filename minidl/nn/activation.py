@@ -12,6 +12,9 @@ from minidl import ops
 from minidl.autograd.tensor import Tensor
 from minidl.nn.module import Module
 
+#: the modules: ``minidl.nn`` imports these names
+__all__ = ["GELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Softplus", "Tanh"]
+
 
 def _inplace_repr(inplace: bool) -> str:
     return "inplace=True" if inplace else ""

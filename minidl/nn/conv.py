@@ -6,10 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 from minidl.autograd.tensor import Tensor
-from minidl.functional.conv import conv1d, conv2d, conv_padding, expand_param
+from minidl.functional._checks import expand_param
+from minidl.functional.conv import conv1d, conv2d, conv_padding
 from minidl.nn import init
 from minidl.nn.linear import add_weight_and_bias
 from minidl.nn.module import Module
+from minidl.ops.conv import padding_pairs
 from minidl.ops.shape import pad
 
 _PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -45,8 +47,8 @@ class _ConvNd(Module):
         self.kernel_size = expand_param(name, "kernel_size", kernel_size, nd, minimum=1)
         self.stride = expand_param(name, "stride", stride, nd, minimum=1)
         self.dilation = expand_param(name, "dilation", dilation, nd, minimum=1)
-        pads = conv_padding(name, padding, self.kernel_size, self.stride, self.dilation)
-        self.padding = padding if isinstance(padding, str) else tuple(lo for lo, _ in pads)
+        self.padding = conv_padding(name, padding, nd, self.stride)
+        pads = padding_pairs(self.padding, self.kernel_size, self.dilation)
         self.padding_mode = padding_mode
         # F.pad's argument for the non-zero modes: last dimension first, (before, after) each
         self._reversed_padding_repeated_twice = [p for lo_hi in reversed(pads) for p in lo_hi]

@@ -18,6 +18,7 @@ import math
 import warnings
 
 from minidl import backend
+from minidl.autograd import random
 from minidl.autograd.grad_mode import no_grad
 from minidl.autograd.tensor import Tensor
 from minidl.ops.inplace import copy_, fill_
@@ -72,7 +73,7 @@ def _fill_random(op: str, tensor: Tensor, kind: str, scale: float, shift: float)
     """tensor <- scale * draw + shift, with ``draw`` from the generator's ``kind`` in tensor's dtype."""
     if not backend.is_floating(tensor.dtype):
         raise TypeError(f"{op}: can only fill a floating-point tensor, got dtype {tensor.dtype}")
-    draw = getattr(backend.rng.generator(tensor.device), kind)(tensor.shape, dtype=tensor.dtype)
+    draw = getattr(random.generator(tensor.device), kind)(tensor.shape, dtype=tensor.dtype)
     draw *= float(scale)
     draw += float(shift)
     with no_grad():

@@ -1,9 +1,48 @@
 """Every differentiable primitive, and the Tensor methods and operators that call them.
 
-Each module holds ``Function`` subclasses (forward and backward side by side) and the
-PyTorch-named functions users call.  Importing this package attaches those functions to
-``Tensor`` (``a + b``, ``x.sum(1)``, ``x.relu()``, ...): ``autograd`` sits below ``ops`` and
-does not know about them.
+Each module holds ``Function`` subclasses (forward and backward side by side) and the small
+PyTorch-named functions users call on tensors (``add``, ``sum``, ``reshape``, ``relu``...).
+Importing this package attaches those functions to ``Tensor`` (``a + b``, ``x.sum(1)``,
+``x.relu()``, ...): ``autograd`` sits below ``ops`` and does not know about them.  The layer
+functions with argument checks (``F.linear``, ``F.conv1d``, the losses) live in
+:mod:`minidl.functional`.
+
+Levels: a class here is a graph node (a ``Function``: forward and backward on arrays); a class in
+:mod:`minidl.nn` is a layer (a ``Module``).  Where both levels have a PyTorch name they share it:
+``minidl.ops.activation.ReLU`` is the node that ``nn.ReLU`` (the layer) and ``F.relu`` create,
+and ``grad_fn`` shows it as ``ReLUBackward``.
+
+Primitives -- the maths a reader needs, each small enough to check by eye:
+
+    elementwise.py   Add, Sub, Mul, Div, Neg, Pow (two tensors); AddScalar, RSubScalar, MulScalar,
+                     DivScalar, RDivScalar, PowScalar, RPowScalar (a tensor and a number);
+                     Exp, Log, Sqrt, Abs, Clamp, Maximum, Minimum, Where
+    activation.py    LeakyReLU, Tanh, GELU
+    reduction.py     Sum, Mean, Var, Extreme, ExtremeAlongDim
+    shape.py         Reshape, Permute, Expand, Index, Cat, Stack, ConstantPad
+    linalg.py        MatMul
+    convert.py       Cast, ToDevice, Clone
+    dropout.py       Dropout
+
+Fused conveniences -- one node for what a few primitives compute; each has ``<op>_reference``
+built from primitives right above it, and ``tests/test_references.py`` checks that the two agree
+(values and gradients, float64).  Why each exists:
+
+    ``ReLU``                              speed: backward multiplies by a mask (no select)
+    ``Sigmoid``, ``Softplus``             stability: e^-x and e^(beta x) never overflow
+    ``Softmax``, ``LogSoftmax``,          stability: the maximum is subtracted before exp
+    ``LogSumExp``
+    ``Linear``                            speed: one node and one BLAS product per gradient
+    ``Convolution``                       speed: im2col, one matrix product per group (not per offset)
+    ``MaxPool``, ``AvgPool``,             speed and memory: no stacked copy of every window,
+    ``AdaptiveAvgPool``                   no mean per output
+    ``Normalize``, ``BatchNorm``,         speed and memory: one node and a closed-form backward
+    ``BatchNormInference``                instead of about ten nodes
+    ``BinaryCrossEntropyWithLogits``,     stability: log sigmoid and log softmax are never formed
+    ``CrossEntropy``,                     from exponentials; speed: one node each
+    ``CrossEntropyWithProbabilities``
+    ``BinaryCrossEntropy``                PyTorch's gradient (x (1 - x) bounded below); speed
+    ``MSELoss``                           speed: one node, one temporary
 """
 
 from __future__ import annotations
@@ -11,7 +50,8 @@ from __future__ import annotations
 from typing import Any
 
 from minidl.autograd.tensor import Tensor
-from minidl.ops.activation import gelu, leaky_relu, log_softmax, logsumexp, relu, sigmoid, softmax, softplus, tanh
+from minidl.ops import activation
+from minidl.ops.activation import *  # noqa: F403 - every activation function (its __all__)
 from minidl.ops.convert import clone, to
 from minidl.ops.elementwise import (
     abs,
@@ -58,10 +98,9 @@ from minidl.ops.shape import (
 
 __all__ = [
     "abs", "add", "amax", "amin", "argmax", "argmin", "cat", "clamp", "clone", "div", "eq", "exp", "expand",
-    "flatten", "ge", "gelu", "gt", "le", "leaky_relu", "log", "log_softmax", "logsumexp", "lt", "matmul",
-    "max", "maximum", "mean", "min", "minimum", "mul", "ne", "neg", "pad", "permute", "pow", "relu",
-    "reshape", "sigmoid", "softmax", "softplus", "sqrt", "squeeze", "stack", "sub", "sum", "tanh", "to",
-    "transpose", "unsqueeze", "var", "where",
+    "flatten", "ge", "gt", "le", "log", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne",
+    "neg", "pad", "permute", "pow", "reshape", "sqrt", "squeeze", "stack", "sub", "sum", "to", "transpose",
+    "unsqueeze", "var", "where", *activation.__all__,
 ]
 
 
@@ -83,8 +122,8 @@ _METHODS = {
     "add": add, "sub": sub, "mul": mul, "div": div, "neg": neg, "pow": pow, "matmul": matmul,
     "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "clamp": clamp, "clip": clamp,
     "maximum": maximum, "minimum": minimum, "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge,
-    "relu": relu, "sigmoid": sigmoid, "tanh": tanh, "softmax": softmax, "log_softmax": log_softmax,
-    "logsumexp": logsumexp,
+    "relu": activation.relu, "sigmoid": activation.sigmoid, "tanh": activation.tanh,
+    "softmax": activation.softmax, "log_softmax": activation.log_softmax, "logsumexp": activation.logsumexp,
     # reductions
     "sum": sum, "mean": mean, "var": var, "max": max, "min": min, "amax": amax, "amin": amin,
     "argmax": argmax, "argmin": argmin,

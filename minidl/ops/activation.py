@@ -14,15 +14,25 @@ from minidl import backend
 from minidl.autograd.function import Function
 from minidl.autograd.tensor import Tensor
 from minidl.ops.common import floating, normalize_dim, number
+from minidl.ops.elementwise import where
 
 Array = backend.Array
+
+#: the user functions: ``minidl.ops`` (so ``minidl``) and ``minidl.functional`` import these names
+__all__ = ["gelu", "leaky_relu", "log_softmax", "logsumexp", "relu", "sigmoid", "softmax", "softplus", "tanh"]
+
+
+def relu_reference(x: Tensor) -> Tensor:
+    """:class:`ReLU` from primitives: x where x > 0, else 0."""
+    return where(x > 0, x, 0.0)
 
 
 class ReLU(Function):
     """y = max(x, 0);  dy/dx = 1 for x > 0, else 0 (0 at x = 0, as PyTorch).
 
-    Backward multiplies by the mask y > 0 (faster than boolean indexing); it keeps y, which the
-    next layer keeps anyway, rather than a separate mask.
+    The fused form of :func:`relu_reference` (for speed): backward multiplies by the mask y > 0
+    (faster than boolean indexing); it keeps y, which the next layer keeps anyway, rather than a
+    separate mask.
     """
 
     def forward(self, x: Array) -> Array:
@@ -35,6 +45,8 @@ class ReLU(Function):
 
 class LeakyReLU(Function):
     """y = x for x > 0 else slope * x;  dy/dx = 1 for x > 0, else slope (slope at x = 0)."""
+
+    negative_slope: float
 
     def forward(self, x: Array) -> Array:
         xp = backend.xp_of(x)
@@ -52,8 +64,14 @@ def stable_sigmoid(x: Array) -> Array:
     return xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
+def sigmoid_reference(x: Tensor) -> Tensor:
+    """:class:`Sigmoid` from primitives: 1 / (1 + e^-x) (e^-x overflows for x < -709)."""
+    return 1 / (1 + (-x).exp())
+
+
 class Sigmoid(Function):
-    """y = 1 / (1 + e^-x);  dy/dx = y (1 - y)."""
+    """y = 1 / (1 + e^-x);  dy/dx = y (1 - y).  The fused form of :func:`sigmoid_reference`
+    (for stability: :func:`stable_sigmoid` never overflows)."""
 
     def forward(self, x: Array) -> Array:
         self.y = stable_sigmoid(x)
@@ -74,9 +92,18 @@ class Tanh(Function):
         return gy * (1 - self.y * self.y)
 
 
+def softplus_reference(x: Tensor, beta: float, threshold: float) -> Tensor:
+    """:class:`Softplus` from primitives: log(1 + e^(beta x)) / beta, or x past the threshold."""
+    return where(x * beta > threshold, x, (1 + (x * beta).exp()).log() / beta)
+
+
 class Softplus(Function):
     """y = log(1 + e^(beta x)) / beta, or x where beta x > threshold (PyTorch's switch);
-    dy/dx = sigmoid(beta x), or 1 past the threshold."""
+    dy/dx = sigmoid(beta x), or 1 past the threshold.  The fused form of
+    :func:`softplus_reference` (for stability: e^(beta x) is never formed)."""
+
+    beta: float
+    threshold: float
 
     def forward(self, x: Array) -> Array:
         xp = backend.xp_of(x)
@@ -98,6 +125,8 @@ class GELU(Function):
              dy/dx = (1 + tanh u) / 2 + x (1 - tanh^2 u) sqrt(2/pi) (1 + 3 * 0.044715 x^2) / 2.
     """
 
+    approximate: str
+
     def forward(self, x: Array) -> Array:
         xp = backend.xp_of(x)
         self.x = x
@@ -117,9 +146,18 @@ class GELU(Function):
         return gy * (self.cdf + x * pdf)
 
 
+def softmax_reference(x: Tensor, dim: int) -> Tensor:
+    """:class:`Softmax` from primitives: e^x / sum e^x along ``dim``."""
+    e = x.exp()
+    return e / e.sum(dim, keepdim=True)
+
+
 class Softmax(Function):
     """y_i = e^(x_i - m) / sum_j e^(x_j - m) along ``dim`` (m = max, for stability);
-    dx = y * (dy - sum(dy * y))."""
+    dx = y * (dy - sum(dy * y)).  The fused form of :func:`softmax_reference` (for stability:
+    no overflow for large x; and speed: one node)."""
+
+    dim: int
 
     def forward(self, x: Array) -> Array:
         xp = backend.xp_of(x)
@@ -142,8 +180,16 @@ def _logsumexp(x: Array, dim: int | tuple[int, ...] | None) -> Array:
     return m + xp.log(xp.exp(x - m).sum(axis=dim, keepdims=True))
 
 
+def log_softmax_reference(x: Tensor, dim: int) -> Tensor:
+    """:class:`LogSoftmax` from primitives: x - log sum e^x along ``dim``."""
+    return x - x.exp().sum(dim, keepdim=True).log()
+
+
 class LogSoftmax(Function):
-    """y = x - logsumexp(x) along ``dim``;  dx = dy - softmax(x) * sum(dy)."""
+    """y = x - logsumexp(x) along ``dim``;  dx = dy - softmax(x) * sum(dy).  The fused form of
+    :func:`log_softmax_reference` (for stability: :func:`_logsumexp`)."""
+
+    dim: int
 
     def forward(self, x: Array) -> Array:
         self.y = x - _logsumexp(x, self.dim)
@@ -154,8 +200,17 @@ class LogSoftmax(Function):
         return gy - xp.exp(self.y) * gy.sum(axis=self.dim, keepdims=True)
 
 
+def log_sum_exp_reference(x: Tensor, dim: tuple[int, ...], keepdim: bool) -> Tensor:
+    """:class:`LogSumExp` from primitives: log sum e^x over ``dim``."""
+    return x.exp().sum(dim, keepdim=keepdim).log()
+
+
 class LogSumExp(Function):
-    """y = log sum_i e^(x_i) over ``dim``;  dy/dx_i = e^(x_i - y) = softmax(x)_i."""
+    """y = log sum_i e^(x_i) over ``dim``;  dy/dx_i = e^(x_i - y) = softmax(x)_i.  The fused form
+    of :func:`log_sum_exp_reference` (for stability: :func:`_logsumexp`)."""
+
+    dim: tuple[int, ...]
+    keepdim: bool
 
     def forward(self, x: Array) -> Array:
         self.x = x

@@ -32,6 +32,24 @@ def number(value: Any) -> Any:
     return value
 
 
+def tensor_and_number(input: Any, other: Any) -> tuple[Tensor, int | float | bool] | None:
+    """``(input, other)`` when ``input`` is a tensor and ``other`` a Python or NumPy number, else None.
+
+    The number stays a number (scalar nodes such as ``MulScalar`` take it as a parameter), and
+    keeps the tensor's dtype as NumPy's "weak" Python numbers do: ``x * 0.5`` stays float32.  A
+    float with an integer/bool tensor makes the tensor float32 (PyTorch's promotion); an integer
+    or bool tensor takes the number in its own kind (``bool_tensor + 2`` stays bool, as before).
+    """
+    value = number(other)
+    if not isinstance(input, Tensor) or isinstance(value, Tensor) or not isinstance(value, (int, float, bool)):
+        return None
+    if isinstance(value, float):
+        return floating(input), value
+    if not backend.is_floating(input.dtype):
+        return input, bool(value) if input.dtype == backend.bool_ else int(value)
+    return input, value
+
+
 def operands(op: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
     """``a`` and ``b`` as tensors of one dtype for a binary op.
 

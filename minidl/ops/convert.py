@@ -14,6 +14,8 @@ Array = backend.Array
 class Cast(Function):
     """y = x in another dtype;  dx = dy cast back to x's dtype."""
 
+    dtype: Any
+
     changes_dtype = True
 
     def forward(self, x: Array) -> Array:
@@ -26,6 +28,8 @@ class Cast(Function):
 
 class ToDevice(Function):
     """y = x copied to another device;  dx = dy copied back."""
+
+    device: str
 
     def forward(self, x: Array) -> Array:
         self.source = backend.device_of(x)

@@ -12,7 +12,7 @@ from typing import Any
 from minidl import backend
 from minidl.autograd.function import Function
 from minidl.autograd.tensor import Tensor
-from minidl.ops.common import constant, floating, number, operands
+from minidl.ops.common import floating, number, operands, tensor_and_number
 
 Array = backend.Array
 
@@ -34,8 +34,8 @@ class Sub(Function):
     def forward(self, x: Array, y: Array) -> Array:
         return x - y
 
-    def backward(self, gz: Array) -> tuple[Array, Array | None]:
-        return gz, (-gz if self.needs_input_grad[1] else None)
+    def backward(self, gz: Array) -> tuple[Array, Array]:
+        return gz, -gz
 
 
 class Mul(Function):
@@ -45,10 +45,8 @@ class Mul(Function):
         self.x, self.y = x, y
         return x * y
 
-    def backward(self, gz: Array) -> tuple[Array | None, Array | None]:
-        gx = gz * self.y if self.needs_input_grad[0] else None
-        gy = gz * self.x if self.needs_input_grad[1] else None
-        return gx, gy
+    def backward(self, gz: Array) -> tuple[Array, Array]:
+        return gz * self.y, gz * self.x
 
 
 class Div(Function):
@@ -59,10 +57,9 @@ class Div(Function):
         self.z = x / y
         return self.z
 
-    def backward(self, gz: Array) -> tuple[Array | None, Array | None]:
+    def backward(self, gz: Array) -> tuple[Array, Array]:
         gx = gz / self.y
-        gy = -gx * self.z if self.needs_input_grad[1] else None
-        return (gx if self.needs_input_grad[0] else None), gy
+        return gx, -gx * self.z
 
 
 class Neg(Function):
@@ -73,19 +70,6 @@ class Neg(Function):
 
     def backward(self, gz: Array) -> Array:
         return -gz
-
-
-class PowScalar(Function):
-    """z = x ** p for a number p;  dz/dx = p x^(p-1)  (0 at x = 0 when p = 0, as PyTorch)."""
-
-    def forward(self, x: Array) -> Array:
-        self.x = x
-        return x**self.exponent
-
-    def backward(self, gz: Array) -> Array:
-        if self.exponent == 0:
-            return gz * 0
-        return gz * (self.exponent * self.x ** (self.exponent - 1))
 
 
 class Pow(Function):
@@ -100,16 +84,108 @@ class Pow(Function):
         self.z = x**y
         return self.z
 
-    def backward(self, gz: Array) -> tuple[Array | None, Array | None]:
+    def backward(self, gz: Array) -> tuple[Array, Array]:
         x, y = self.x, self.y
         xp = backend.xp_of(x)
-        gx = gy = None
         with backend.ignore_fp_errors(xp):  # 0 ** -1, log(0): masked out by the where
-            if self.needs_input_grad[0]:
-                gx = gz * xp.where(y == 0, 0, y * x ** (y - 1)).astype(gz.dtype)
-            if self.needs_input_grad[1]:
-                gy = gz * xp.where((x == 0) & (y >= 0), 0, self.z * xp.log(x)).astype(gz.dtype)
+            gx = gz * xp.where(y == 0, 0, y * x ** (y - 1)).astype(gz.dtype)
+            gy = gz * xp.where((x == 0) & (y >= 0), 0, self.z * xp.log(x)).astype(gz.dtype)
         return gx, gy
+
+
+# ------------------------------------------------- a tensor and a number (the number is a parameter)
+class AddScalar(Function):
+    """z = x + c for a number c (``x - c`` is x + (-c));  dz/dx = 1."""
+
+    c: float
+
+    def forward(self, x: Array) -> Array:
+        return x + self.c
+
+    def backward(self, gz: Array) -> Array:
+        return gz
+
+
+class RSubScalar(Function):
+    """z = c - x for a number c;  dz/dx = -1."""
+
+    c: float
+
+    def forward(self, x: Array) -> Array:
+        return self.c - x
+
+    def backward(self, gz: Array) -> Array:
+        return -gz
+
+
+class MulScalar(Function):
+    """z = x * c for a number c;  dz/dx = c."""
+
+    c: float
+
+    def forward(self, x: Array) -> Array:
+        return x * self.c
+
+    def backward(self, gz: Array) -> Array:
+        return gz * self.c
+
+
+class DivScalar(Function):
+    """z = x / c for a number c;  dz/dx = 1 / c."""
+
+    c: float
+
+    def forward(self, x: Array) -> Array:
+        return x / self.c
+
+    def backward(self, gz: Array) -> Array:
+        return gz / self.c
+
+
+class RDivScalar(Function):
+    """z = c / x for a number c;  dz/dx = -c / x^2 = -z / x."""
+
+    c: float
+
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        self.z = self.c / x
+        return self.z
+
+    def backward(self, gz: Array) -> Array:
+        return -(gz / self.x) * self.z
+
+
+class PowScalar(Function):
+    """z = x ** c for a number c;  dz/dx = c x^(c-1)  (0 at x = 0 when c = 0, as PyTorch)."""
+
+    c: float
+
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return x**self.c
+
+    def backward(self, gz: Array) -> Array:
+        if self.c == 0:
+            return gz * 0
+        return gz * (self.c * self.x ** (self.c - 1))
+
+
+class RPowScalar(Function):
+    """z = c ** x for a number c;  dz/dx = z ln c  (0 where c = 0 and x >= 0, as PyTorch)."""
+
+    c: float
+
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        self.z = self.c**x
+        return self.z
+
+    def backward(self, gz: Array) -> Array:
+        xp = backend.xp_of(gz)
+        c = xp.asarray(self.c, dtype=gz.dtype)
+        with backend.ignore_fp_errors(xp):  # log(0), log of a negative c: masked out or NaN, as PyTorch
+            return gz * xp.where((c == 0) & (self.x >= 0), 0, self.z * xp.log(c)).astype(gz.dtype)
 
 
 class Exp(Function):
@@ -158,6 +234,9 @@ class Abs(Function):
 
 class Clamp(Function):
     """z = min(max(x, min), max);  dz/dx = 1 where min <= x <= max (bounds included), else 0."""
+
+    min: float | None
+    max: float | None
 
     def forward(self, x: Array) -> Array:
         xp = backend.xp_of(x)
@@ -219,22 +298,43 @@ class Where(Function):
 # -------------------------------------------------------------------------- user functions
 def add(input: Any, other: Any, alpha: float = 1) -> Tensor:
     """input + alpha * other."""
+    scalar = tensor_and_number(input, other) or tensor_and_number(other, input)
+    if scalar:
+        x, c = scalar
+        if isinstance(other, Tensor) and alpha != 1:  # c + alpha * x
+            x = mul(x, alpha)
+        return AddScalar.apply(x, c=c * alpha if isinstance(input, Tensor) else c)
     a, b = operands("add", input, other)
     return Add.apply(a, b if alpha == 1 else mul(b, alpha))
 
 
 def sub(input: Any, other: Any, alpha: float = 1) -> Tensor:
     """input - alpha * other."""
+    if scalar := tensor_and_number(input, other):
+        x, c = scalar
+        return AddScalar.apply(x, c=-(c * alpha))
+    if scalar := tensor_and_number(other, input):
+        x, c = scalar
+        return RSubScalar.apply(x if alpha == 1 else mul(x, alpha), c=c)
     a, b = operands("sub", input, other)
     return Sub.apply(a, b if alpha == 1 else mul(b, alpha))
 
 
 def mul(input: Any, other: Any) -> Tensor:
+    if scalar := tensor_and_number(input, other) or tensor_and_number(other, input):
+        x, c = scalar
+        return MulScalar.apply(x, c=c)
     return Mul.apply(*operands("mul", input, other))
 
 
 def div(input: Any, other: Any) -> Tensor:
     """True division; integer inputs give float32 (PyTorch's true division)."""
+    if scalar := tensor_and_number(input, other):
+        x, c = scalar
+        return DivScalar.apply(x if backend.is_floating(x.dtype) else x.float(), c=c)
+    if scalar := tensor_and_number(other, input):
+        x, c = scalar
+        return RDivScalar.apply(x if backend.is_floating(x.dtype) else x.float(), c=c)
     a, b = operands("div", input, other)
     if not backend.is_floating(a.dtype):
         a, b = a.float(), b.float()
@@ -247,9 +347,12 @@ def neg(input: Tensor) -> Tensor:
 
 def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001 - PyTorch's name
     """input ** exponent, for a number or a tensor as either operand."""
-    exponent = number(exponent)
-    if isinstance(input, Tensor) and isinstance(exponent, (int, float)):
-        return PowScalar.apply(floating(input) if isinstance(exponent, float) else input, exponent=exponent)
+    if scalar := tensor_and_number(input, exponent):
+        x, c = scalar
+        return PowScalar.apply(x, c=c)
+    if scalar := tensor_and_number(exponent, input):
+        x, c = scalar
+        return RPowScalar.apply(x, c=c)
     return Pow.apply(*operands("pow", input, exponent))
 
 
@@ -326,4 +429,4 @@ def rdiv(input: Any, other: Any) -> Tensor:
 
 def rpow(input: Tensor, other: Any) -> Tensor:
     """other ** input (for ``number ** tensor``)."""
-    return pow(constant(other, input) if not isinstance(other, Tensor) else other, input)
+    return pow(other, input)

@@ -17,7 +17,9 @@ from collections.abc import Callable
 
 from minidl import backend
 from minidl.autograd.function import Function
-from minidl.ops.activation import _logsumexp, stable_sigmoid
+from minidl.autograd.tensor import Tensor
+from minidl.ops.activation import _logsumexp, log_softmax, stable_sigmoid
+from minidl.ops.elementwise import maximum
 
 Array = backend.Array
 
@@ -47,17 +49,34 @@ class _Loss(Function):
         return gy / self.total if self.reduction == "mean" else gy
 
 
+def _reduce_reference(loss: Tensor, reduction: str, total: float | Array | None = None) -> Tensor:
+    """The reduction of the references: ``loss``, its sum, or its sum / ``total`` (default: its size)."""
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else loss.sum() / (loss.numel() if total is None else total)
+
+
 def _softplus_neg(x: Array) -> Array:
     """softplus(-x) = log(1 + e^-x) = -log(sigmoid(x)), stably: log1p(e^-|x|) + max(-x, 0)."""
     xp = backend.xp_of(x)
     return xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(-x, 0)
 
 
+def binary_cross_entropy_with_logits_reference(x: Tensor, t: Tensor, weight: Array | None, pos_weight: Array | None,
+                                               reduction: str) -> Tensor:
+    """:class:`BinaryCrossEntropyWithLogits` from primitives, with softplus(-x) = max(-x, 0) + log(1 + e^-|x|)."""
+    softplus_neg = maximum(-x, 0.0) + (1 + (-x.abs()).exp()).log()
+    log_weight = 1 if pos_weight is None else 1 + (Tensor(pos_weight) - 1) * t
+    loss = (1 - t) * x + log_weight * softplus_neg
+    return _reduce_reference(loss if weight is None else loss * Tensor(weight), reduction)
+
+
 class BinaryCrossEntropyWithLogits(_Loss):
     """l = w [(1 - t) x + (1 + (p_w - 1) t) softplus(-x)],  softplus(-x) = -log sigmoid(x).
 
     This is PyTorch's formula, -w [p_w t log sigmoid(x) + (1 - t) log(1 - sigmoid(x))], written
-    so that it never overflows and never takes log(sigmoid(x)) (finite for x = +-1e4).  ``weight``
+    in one node (the fused form of :func:`binary_cross_entropy_with_logits_reference`) so that
+    it never overflows and never takes log(sigmoid(x)) (finite for x = +-1e4).  ``weight``
     w broadcasts against x; ``pos_weight`` p_w against t (along the class dimension).  With
     l_w = 1 + (p_w - 1) t (l_w = 1 without p_w):
 
@@ -93,9 +112,17 @@ class BinaryCrossEntropyWithLogits(_Loss):
 BCE_EPSILON = 9.999999960041972e-13
 
 
+def binary_cross_entropy_reference(x: Tensor, t: Tensor, weight: Array | None, reduction: str) -> Tensor:
+    """:class:`BinaryCrossEntropy` from primitives: -w [t log x + (1 - t) log(1 - x)], logs clamped at -100."""
+    loss = -(t * x.log().clamp(min=-100.0) + (1 - t) * (1 - x).log().clamp(min=-100.0))
+    return _reduce_reference(loss if weight is None else loss * Tensor(weight), reduction)
+
+
 class BinaryCrossEntropy(_Loss):
     """l = -w [t max(log x, -100) + (1 - t) max(log(1 - x), -100)],  x in [0, 1] a probability.
 
+    The fused form of :func:`binary_cross_entropy_reference` (for PyTorch's gradient, which
+    bounds x (1 - x) below instead of going through the clamped logs; and speed: one node).
     The logs are clamped at -100 as PyTorch does, so x = 0 or 1 gives a finite loss.  Prefer
     :class:`BinaryCrossEntropyWithLogits` on logits: it is stable without clamping.  As PyTorch:
 
@@ -125,8 +152,14 @@ class BinaryCrossEntropy(_Loss):
         return gx, gt
 
 
+def mse_loss_reference(x: Tensor, t: Tensor, reduction: str) -> Tensor:
+    """:class:`MSELoss` from primitives: (x - t)^2, reduced."""
+    return _reduce_reference((x - t) ** 2, reduction)
+
+
 class MSELoss(_Loss):
-    """l = (x - t)^2;  dl/dx = 2 (x - t),  dl/dt = -2 (x - t)."""
+    """l = (x - t)^2;  dl/dx = 2 (x - t),  dl/dt = -2 (x - t).  The fused form of
+    :func:`mse_loss_reference` (for speed: one node, one temporary)."""
 
     def forward(self, x: Array, t: Array) -> Array:
         self.diff = x - t
@@ -142,8 +175,25 @@ def _class_weight(weight: Array | None, ndim: int) -> Array | None:
     return None if weight is None else weight.reshape((1, -1) + (1,) * (ndim - 2))
 
 
+def cross_entropy_reference(x: Tensor, target: Array, weight: Array | None, ignore_index: int,
+                            label_smoothing: float, reduction: str) -> Tensor:
+    """:class:`CrossEntropy` from primitives: l_i = -sum_c q_ic log_softmax(x)_ic with the constant
+    q_ic = v_i [(1 - e) w_{t_i} [c = t_i] + (e / C) w_c] (the class docstring)."""
+    xp, n_classes, e = backend.xp_of(x.data), x.shape[1], label_smoothing
+    valid = target != ignore_index
+    t = xp.where(valid, target, 0)
+    w = xp.ones(n_classes, dtype=x.dtype) if weight is None else weight
+    one_hot = xp.moveaxis(xp.eye(n_classes, dtype=x.dtype)[t], -1, 1)  # (N, C, d1, ...)
+    w_t = w[t] * valid
+    q = (1 - e) * one_hot * w_t[:, None] + (e / n_classes) * _class_weight(w, x.ndim) * valid[:, None]
+    loss = -(Tensor(q) * log_softmax(x, 1)).sum(1)
+    return _reduce_reference(loss, reduction, total=w_t.sum())
+
+
 class CrossEntropy(_Loss):
-    """Cross entropy of logits x (N, C, d1, ...) against class indices t (N, d1, ...), as PyTorch.
+    """Cross entropy of logits x (N, C, d1, ...) against class indices t (N, d1, ...), as PyTorch:
+    the fused form of :func:`cross_entropy_reference` (for stability: log_softmax inside; and
+    speed: one node, no one-hot matrix).
 
     With log p = log_softmax(x) over C, class weights w (1 if none), e = ``label_smoothing``,
     and v_i = 0 where t_i = ``ignore_index`` (1 elsewhere), the loss of sample i is
@@ -188,8 +238,17 @@ class CrossEntropy(_Loss):
         return g * (xp.exp(self.log_p) * q.sum(axis=1, keepdims=True) - q)
 
 
+def cross_entropy_with_probabilities_reference(x: Tensor, t: Tensor, weight: Array | None, label_smoothing: float,
+                                               reduction: str) -> Tensor:
+    """:class:`CrossEntropyWithProbabilities` from primitives: -sum_c w_c q_ic log_softmax(x)_ic."""
+    q = t if label_smoothing == 0 else (1 - label_smoothing) * t + label_smoothing / x.shape[1]
+    wq = q if weight is None else q * Tensor(_class_weight(weight, x.ndim))
+    return _reduce_reference(-(wq * log_softmax(x, 1)).sum(1), reduction, total=x.numel() // x.shape[1])
+
+
 class CrossEntropyWithProbabilities(_Loss):
-    """Cross entropy of logits x (N, C, d1, ...) against class probabilities t (same shape).
+    """Cross entropy of logits x (N, C, d1, ...) against class probabilities t (same shape): the
+    fused form of :func:`cross_entropy_with_probabilities_reference` (for stability and speed).
 
     With log p = log_softmax(x) over C, class weights w and smoothed targets
     q = (1 - e) t + e / C (e = ``label_smoothing``), as PyTorch:

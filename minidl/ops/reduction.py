@@ -37,6 +37,9 @@ def _count(shape: tuple[int, ...], dims: tuple[int, ...] | None) -> int:
 class Sum(Function):
     """y = sum of x over ``dim``;  dy/dx = 1 (the gradient is broadcast back)."""
 
+    dim: tuple[int, ...] | None
+    keepdim: bool
+
     def forward(self, x: Array) -> Array:
         self.shape = x.shape
         return x.sum(axis=self.dim, keepdims=self.keepdim)
@@ -48,6 +51,9 @@ class Sum(Function):
 
 class Mean(Function):
     """y = sum of x over ``dim`` / n;  dy/dx = 1 / n (n = number of reduced elements)."""
+
+    dim: tuple[int, ...] | None
+    keepdim: bool
 
     def forward(self, x: Array) -> Array:
         self.shape = x.shape
@@ -64,6 +70,10 @@ class Var(Function):
 
     As PyTorch, n - correction <= 0 divides by 0: inf, or nan for a zero sum (one element).
     """
+
+    dim: tuple[int, ...] | None
+    keepdim: bool
+    correction: int
 
     def forward(self, x: Array) -> Array:
         self.centered = x - x.mean(axis=self.dim, keepdims=True)
@@ -82,6 +92,10 @@ class Extreme(Function):
     gets dy / k.
     """
 
+    dim: tuple[int, ...] | None
+    keepdim: bool
+    largest: bool
+
     def forward(self, x: Array) -> Array:
         y = x.max(axis=self.dim, keepdims=True) if self.largest else x.min(axis=self.dim, keepdims=True)
         winners = (x == y).astype(x.dtype)
@@ -98,6 +112,10 @@ class ExtremeAlongDim(Function):
     This is PyTorch's rule for ``max(dim)``/``min(dim)``: ties do not split the gradient; the
     first occurrence (the index ``argmax`` returns) receives all of it.
     """
+
+    dim: int
+    keepdim: bool
+    largest: bool
 
     def forward(self, x: Array) -> Array:
         xp = backend.xp_of(x)

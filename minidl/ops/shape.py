@@ -21,6 +21,8 @@ Array = backend.Array
 class Reshape(Function):
     """y = x with a new shape (same elements, row-major order);  dx = dy reshaped back."""
 
+    shape: tuple[int, ...]
+
     def forward(self, x: Array) -> Array:
         self.in_shape = x.shape
         return x.reshape(self.shape)
@@ -31,6 +33,8 @@ class Reshape(Function):
 
 class Permute(Function):
     """y = x with dimensions reordered by ``dims``;  dx = dy permuted by the inverse order."""
+
+    dims: tuple[int, ...]
 
     def forward(self, x: Array) -> Array:
         return x.transpose(self.dims)
@@ -46,6 +50,8 @@ class Expand(Function):
     """y = x broadcast to ``shape`` (a view);  dx = dy summed over the broadcast dimensions
     (done by the engine's central reduction, so backward returns dy as is)."""
 
+    shape: tuple[int, ...]
+
     def forward(self, x: Array) -> Array:
         return backend.xp_of(x).broadcast_to(x, self.shape)
 
@@ -60,6 +66,9 @@ class Index(Function):
     once, so plain assignment suffices.  Integer-array indexing may select an element several
     times, so its gradient is a scatter-add (``np.add.at`` / ``cupyx.scatter_add``).
     """
+
+    key: Any
+    repeats_possible: bool
 
     def forward(self, x: Array) -> Array:
         self.shape, self.dtype = x.shape, x.dtype
@@ -79,6 +88,8 @@ class Index(Function):
 class Cat(Function):
     """y = inputs joined along ``dim``;  each dx_i = the matching slice of dy."""
 
+    dim: int
+
     def forward(self, *xs: Array) -> Array:
         self.sizes = [x.shape[self.dim] for x in xs]
         return backend.xp_of(xs[0]).concatenate(xs, axis=self.dim)
@@ -96,6 +107,8 @@ class Cat(Function):
 class Stack(Function):
     """y = inputs stacked along a new ``dim``;  dx_i = dy taken at index i of ``dim``."""
 
+    dim: int
+
     def forward(self, *xs: Array) -> Array:
         return backend.xp_of(xs[0]).stack(xs, axis=self.dim)
 
@@ -109,10 +122,17 @@ class ConstantPad(Function):
     ``source``/``target`` are the slices of x and y that hold the same elements.
     """
 
+    #: (before, after) for every dimension of x
+    widths: tuple[tuple[int, int], ...]
+    value: float
+
     def forward(self, x: Array) -> Array:
         xp = backend.xp_of(x)
         self.in_shape = x.shape
-        y = xp.full(self.out_shape, self.value, dtype=x.dtype)
+        out_shape = tuple(n + lo + hi for n, (lo, hi) in zip(x.shape, self.widths))
+        self.source = tuple(slice(max(-lo, 0), n - max(-hi, 0)) for n, (lo, hi) in zip(x.shape, self.widths))
+        self.target = tuple(slice(max(lo, 0), m - max(hi, 0)) for m, (lo, hi) in zip(out_shape, self.widths))
+        y = xp.full(out_shape, self.value, dtype=x.dtype)
         y[self.target] = x[self.source]
         return y
 
@@ -340,13 +360,6 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
 
 
 def _constant_pad(input: Tensor, widths: list[tuple[int, int]], value: float) -> Tensor:
-    out_shape, source, target = [], [], []
-    for n, (before, after) in zip(input.shape, widths):
-        size = n + before + after
-        if size < 0:
-            raise ValueError(f"pad: padding {widths} gives a negative size for input shape {tuple(input.shape)}")
-        out_shape.append(size)
-        source.append(slice(max(-before, 0), n - max(-after, 0)))
-        target.append(slice(max(before, 0), size - max(after, 0)))
-    return ConstantPad.apply(input, out_shape=tuple(out_shape), source=tuple(source), target=tuple(target),
-                             value=value)
+    if any(n + before + after < 0 for n, (before, after) in zip(input.shape, widths)):
+        raise ValueError(f"pad: padding {widths} gives a negative size for input shape {tuple(input.shape)}")
+    return ConstantPad.apply(input, widths=tuple(widths), value=value)

@@ -21,7 +21,8 @@ class Adam(Optimizer):
         v ← max(v_max, v)                   if amsgrad (max_exp_avg_sq keeps the maximum)
         θ ← θ − lr (m / (1 − β1^t)) / (√(v / (1 − β2^t)) + eps)
 
-    The bias corrections are folded into two scalars, so the last line costs three passes::
+    :meth:`_update` is these lines; :meth:`_update_in_place` (the default, ``foreach=None``) folds
+    the bias corrections into two scalars, so the last line costs three passes, all in place::
 
         θ ← θ − [lr √(1 − β2^t) / (1 − β1^t)] · m / (√v + eps √(1 − β2^t))
 
@@ -30,10 +31,10 @@ class Adam(Optimizer):
     """
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *, maximize: bool = False,
-                 decoupled_weight_decay: bool = False) -> None:
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
+                 foreach: bool | None = None, maximize: bool = False, decoupled_weight_decay: bool = False) -> None:
         super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
-                                  "amsgrad": amsgrad, "maximize": maximize,
+                                  "amsgrad": amsgrad, "foreach": foreach, "maximize": maximize,
                                   "decoupled_weight_decay": decoupled_weight_decay})
 
     def _check_group(self, group: ParamGroup) -> None:
@@ -45,7 +46,8 @@ class Adam(Optimizer):
         for i, beta in enumerate(betas):
             self._check_range(f"beta parameter at index {i} (betas[{i}])", beta, high=1.0)
 
-    def _update(self, p: Tensor, state: dict[str, Any], group: ParamGroup) -> None:
+    def _init_state(self, p: Tensor, state: dict[str, Any], group: ParamGroup) -> None:
+        """Zero moments at the first step; then t ← t + 1."""
         if not state:
             state["step"] = 0
             state["exp_avg"] = self._zeros_like(p)
@@ -53,6 +55,28 @@ class Adam(Optimizer):
             if group["amsgrad"]:
                 state["max_exp_avg_sq"] = self._zeros_like(p)
         state["step"] += 1
+
+    def _update(self, p: Tensor, state: dict[str, Any], group: ParamGroup) -> None:
+        """The class docstring's update, line for line (``x[...] = ...`` writes into a state array)."""
+        self._init_state(p, state, group)
+        xp, t = backend.xp_of(p.data), state["step"]
+        lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        decoupled = group["decoupled_weight_decay"]
+        if decoupled:
+            p.data *= 1 - lr * weight_decay
+        g = self._grad(p, 0.0 if decoupled else weight_decay, group["maximize"])
+        m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+        m[...] = beta1 * m + (1 - beta1) * g
+        v[...] = beta2 * v + (1 - beta2) * g * g
+        if group["amsgrad"]:
+            v_max = state["max_exp_avg_sq"].data
+            v_max[...] = xp.maximum(v_max, v)
+            v = v_max
+        p.data -= lr * (m / (1 - beta1**t)) / (xp.sqrt(v / (1 - beta2**t)) + eps)
+
+    def _update_in_place(self, p: Tensor, state: dict[str, Any], group: ParamGroup) -> None:
+        """:meth:`_update` with no temporaries: ``out=`` into the state and one reused scratch array."""
+        self._init_state(p, state, group)
         lr, weight_decay, decoupled = group["lr"], group["weight_decay"], group["decoupled_weight_decay"]
         if decoupled and weight_decay != 0:
             p.data *= 1.0 - lr * weight_decay
@@ -99,6 +123,6 @@ class AdamW(Adam):
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize,
+                 foreach: bool | None = None, maximize: bool = False) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
                          decoupled_weight_decay=True)

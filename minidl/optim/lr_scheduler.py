@@ -219,7 +219,7 @@ class ReduceLROnPlateau(LRScheduler):
                  threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
                  min_lr: float | Sequence[float] = 0, eps: float = 1e-8) -> None:
         self.optimizer = _check_optimizer("ReduceLROnPlateau", optimizer)
-        if factor >= 1.0:
+        if not factor < 1.0:  # (NaN fails too)
             raise ValueError(f"ReduceLROnPlateau: factor should be < 1.0, got {factor}")
         groups = len(optimizer.param_groups)
         if isinstance(min_lr, (list, tuple)):

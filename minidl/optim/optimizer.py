@@ -8,14 +8,17 @@ An optimizer holds
 * ``state`` -- for each parameter, a dict of what the algorithm carries from step to step
   (``'step'``, ``'exp_avg'``, ...; arrays as minidl Tensors), created at the parameter's first step.
 
-``step()`` visits every parameter that has a gradient and calls the subclass's ``_update``
-(on the CPU, different parameters in different threads: see ``backend.run_balanced``),
-which changes ``p.data`` IN PLACE with raw array operations (``out=`` arguments, no graph, no
-temporaries): an optimizer step is pure memory traffic, so every avoided pass over the
-parameters counts.  Each parameter gets one scratch array of its shape, allocated at its first
-step and reused ever after (:meth:`Optimizer._buffer`), plus, only when ``weight_decay`` (L2) or
-``maximize`` changes the gradient, one array for that gradient (PyTorch allocates it anew every
-step).
+``step()`` visits every parameter that has a gradient and calls one of the subclass's two updates,
+which change ``p.data`` in place:
+
+* ``_update`` -- the textbook form, the docstring's formula line for line (with temporaries), the
+  one to read first; used with ``foreach=False``;
+* ``_update_in_place`` -- the same update written with ``out=`` arguments into state arrays and one
+  reused scratch array per parameter (:meth:`Optimizer._buffer`): no temporaries, fewer passes
+  over memory.  The default (``foreach=None`` or ``True``, PyTorch's name for its faster
+  implementation), because it measurably pays: see ``benchmarks/bench_optim.py``.  Only when
+  ``weight_decay`` (L2) or ``maximize`` changes the gradient does it need a second array (PyTorch
+  allocates one anew every step).  ``tests/test_optim.py`` checks both against ``torch.optim``.
 
 ``state_dict()`` has PyTorch's layout, parameters replaced by their position in the groups::
 
@@ -28,7 +31,6 @@ from __future__ import annotations
 import copy
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from functools import partial
 from numbers import Real
 from typing import Any
 
@@ -109,10 +111,13 @@ class Optimizer:
         """Raise ValueError for an invalid hyperparameter of ``group`` (subclasses override)."""
 
     def _check_range(self, name: str, value: Any, low: float = 0.0, high: float | None = None) -> None:
-        """``low <= value`` (and ``value < high`` when ``high`` is given), else a clear error."""
+        """``low <= value`` (and ``value < high`` when ``high`` is given), else a clear error.
+
+        Written as ``not (low <= value ...)`` so that NaN, which fails every comparison, fails too.
+        """
         if isinstance(value, bool) or not isinstance(value, Real):
             raise TypeError(f"{self._name}: {name} must be a number, got {value!r}")
-        if value < low or (high is not None and value >= high):
+        if not (low <= value and (high is None or value < high)):
             bounds = f"in [{low}, {high})" if high is not None else f">= {low}"
             raise ValueError(f"{self._name}: invalid {name} {value!r}: expected {bounds}")
 
@@ -138,17 +143,13 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        work = [(p, self.state[p], group) for group in self.param_groups for p in group["params"]
-                if p.grad is not None]
-        for p, state, _ in work:
-            self._check_grad(p)
-            _follow_parameter(p, state)
-            self._buffers[p]  # noqa: B018 - create the entry here, not concurrently in the threads below
-        if all(p.device == "cpu" for p, _, _ in work):  # independent parameters update side by side
-            backend.run_balanced([partial(self._update, *item) for item in work], [p.numel() for p, _, _ in work])
-        else:
-            for item in work:
-                self._update(*item)
+        for group in self.param_groups:
+            update = self._update if group.get("foreach") is False else self._update_in_place
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._check_grad(p)
+                    _follow_parameter(p, self.state[p])
+                    update(p, self.state[p], group)
         return loss
 
     def _check_grad(self, p: Tensor) -> None:
@@ -159,8 +160,12 @@ class Optimizer:
                                f"its parameter {tuple(p.shape)} {p.dtype} on {p.device}")
 
     def _update(self, p: Tensor, state: dict[str, Any], group: ParamGroup) -> None:
-        """Update ``p.data`` in place from ``p.grad``, ``state`` and the group's hyperparameters."""
+        """Update ``p.data`` from ``p.grad``, ``state`` and the group's hyperparameters: the textbook form."""
         raise NotImplementedError(f"{self._name}._update")
+
+    def _update_in_place(self, p: Tensor, state: dict[str, Any], group: ParamGroup) -> None:
+        """The same update as :meth:`_update` without temporaries (the default path); subclasses override."""
+        self._update(p, state, group)
 
     def _buffer(self, p: Tensor, name: str = "scratch") -> Array:
         """A work array shaped like ``p``, allocated once per (parameter, name) and reused.
@@ -172,6 +177,12 @@ class Optimizer:
         if buf is None or buf.shape != p.shape or buf.dtype != p.dtype or type(buf) is not type(p.data):
             buf = buffers[name] = backend.xp_of(p.data).empty_like(p.data)
         return buf
+
+    @staticmethod
+    def _grad(p: Tensor, weight_decay: float, maximize: bool) -> Array:
+        """g = (−∇θ if maximize else ∇θ) + λθ: the gradient the textbook updates use (``p.grad`` unchanged)."""
+        g = -p.grad.data if maximize else p.grad.data
+        return g + weight_decay * p.data if weight_decay else g
 
     def _effective_grad(self, p: Tensor, weight_decay: float, maximize: bool) -> Array:
         """g = (-grad if maximize else grad) + weight_decay * p: torch's order, L2 folded into g.
@@ -218,7 +229,8 @@ class Optimizer:
 
         Hyperparameters come from the dict (learning rates included); state tensors are copied
         to each parameter's dtype and device, so the loaded optimizer never shares arrays with
-        the one that saved them.  Raises ValueError when the groups do not match.
+        the one that saved them.  Raises ValueError when the groups do not match or a state tensor
+        has the wrong shape, before anything is changed: a failed load leaves the optimizer as it was.
         """
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
@@ -235,6 +247,8 @@ class Optimizer:
         if unknown:
             raise ValueError(f"{self._name}.load_state_dict: state for unknown parameter ids {unknown} "
                              f"(the groups list ids {saved_ids})")
+        for key, saved_state in state_dict["state"].items():
+            self._check_saved_state(key, params[key], saved_state)
         self.state = defaultdict(dict)
         for key, saved_state in state_dict["state"].items():
             p = params[key]
@@ -242,6 +256,19 @@ class Optimizer:
         self.param_groups = [{**copy.deepcopy({k: v for k, v in saved.items() if k != "params"}),
                               "params": group["params"]}
                              for group, saved in zip(self.param_groups, saved_groups)]
+
+    def _check_saved_state(self, key: Any, p: Tensor, saved: dict[str, Any]) -> None:
+        """A saved state tensor (a moment, a buffer) must have the shape of its parameter ``p``.
+
+        ValueError naming the parameter id ``key``, the state entry and both shapes; ``'step'``
+        (a count, possibly a 0-d tensor from PyTorch) is exempt.  LBFGS, whose state is flat
+        vectors over all parameters, overrides this.
+        """
+        for name, value in saved.items():
+            if isinstance(value, Tensor) and name != "step" and value.shape != p.shape:
+                raise ValueError(f"{self._name}.load_state_dict: state[{key!r}][{name!r}] has shape "
+                                 f"{tuple(value.shape)}, but parameter {key!r} has shape {tuple(p.shape)} "
+                                 "(a state dict of another model?); nothing was loaded")
 
     def __repr__(self) -> str:
         lines = [f"{self._name} ("]

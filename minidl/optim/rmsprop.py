@@ -21,20 +21,23 @@ class RMSprop(Optimizer):
         else:      θ ← θ − lr g / d
 
     State per parameter: ``'step'``, ``'square_avg'``, ``'momentum_buffer'`` (if μ > 0) and
-    ``'grad_avg'`` (if centered), all starting at zero.
+    ``'grad_avg'`` (if centered), all starting at zero.  :meth:`_update` is these lines;
+    :meth:`_update_in_place` (the default) the same without temporaries.
     """
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0, momentum: float = 0, centered: bool = False, *,
-                 maximize: bool = False) -> None:
+                 foreach: bool | None = None, maximize: bool = False) -> None:
         super().__init__(params, {"lr": lr, "alpha": alpha, "eps": eps, "weight_decay": weight_decay,
-                                  "momentum": momentum, "centered": centered, "maximize": maximize})
+                                  "momentum": momentum, "centered": centered, "foreach": foreach,
+                                  "maximize": maximize})
 
     def _check_group(self, group: ParamGroup) -> None:
         for name in ("lr", "eps", "momentum", "weight_decay", "alpha"):
             self._check_range(name, group[name])
 
-    def _update(self, p: Tensor, state: dict[str, Any], group: ParamGroup) -> None:
+    def _init_state(self, p: Tensor, state: dict[str, Any], group: ParamGroup) -> None:
+        """Zero averages at the first step; then step ← step + 1."""
         if not state:
             state["step"] = 0
             state["square_avg"] = self._zeros_like(p)
@@ -43,6 +46,31 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 state["grad_avg"] = self._zeros_like(p)
         state["step"] += 1
+
+    def _update(self, p: Tensor, state: dict[str, Any], group: ParamGroup) -> None:
+        """The class docstring's update, line for line (``x[...] = ...`` writes into a state array)."""
+        self._init_state(p, state, group)
+        xp = backend.xp_of(p.data)
+        lr, alpha, eps, mu = group["lr"], group["alpha"], group["eps"], group["momentum"]
+        g = self._grad(p, group["weight_decay"], group["maximize"])
+        v = state["square_avg"].data
+        v[...] = alpha * v + (1 - alpha) * g * g
+        if group["centered"]:
+            g_avg = state["grad_avg"].data
+            g_avg[...] = alpha * g_avg + (1 - alpha) * g
+            d = xp.sqrt(v - g_avg * g_avg) + eps
+        else:
+            d = xp.sqrt(v) + eps
+        if mu > 0:
+            b = state["momentum_buffer"].data
+            b[...] = mu * b + g / d
+            p.data -= lr * b
+        else:
+            p.data -= lr * g / d
+
+    def _update_in_place(self, p: Tensor, state: dict[str, Any], group: ParamGroup) -> None:
+        """:meth:`_update` with no temporaries: ``out=`` into the state and one reused scratch array."""
+        self._init_state(p, state, group)
         xp = backend.xp_of(p.data)
         alpha, scratch = group["alpha"], self._buffer(p)
         g = self._effective_grad(p, group["weight_decay"], group["maximize"])

@@ -22,12 +22,15 @@ class SGD(Optimizer):
         θ ← θ − lr g
 
     State per parameter: ``'momentum_buffer'`` (only when μ ≠ 0).  Nesterov needs μ > 0 and τ = 0.
+    :meth:`_update` is these lines; :meth:`_update_in_place` (the default) the same without temporaries.
     """
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
-                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False) -> None:
+                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
+                 foreach: bool | None = None) -> None:
         super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
-                                  "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize})
+                                  "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize,
+                                  "foreach": foreach})
 
     def _check_group(self, group: ParamGroup) -> None:
         for name in ("lr", "momentum", "weight_decay"):
@@ -38,6 +41,21 @@ class SGD(Optimizer):
                              f"momentum={group['momentum']}, dampening={group['dampening']}")
 
     def _update(self, p: Tensor, state: dict[str, Any], group: ParamGroup) -> None:
+        """The class docstring's update, line for line (``b[...] = ...`` writes into the state array)."""
+        lr, mu, tau = group["lr"], group["momentum"], group["dampening"]
+        g = self._grad(p, group["weight_decay"], group["maximize"])
+        if mu != 0:
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = Tensor(g.copy())
+            else:
+                b = state["momentum_buffer"].data
+                b[...] = mu * b + (1 - tau) * g
+            b = state["momentum_buffer"].data
+            g = g + mu * b if group["nesterov"] else b
+        p.data -= lr * g
+
+    def _update_in_place(self, p: Tensor, state: dict[str, Any], group: ParamGroup) -> None:
+        """:meth:`_update` with no temporaries: ``out=`` into the state and one reused scratch array."""
         xp = backend.xp_of(p.data)
         scratch = self._buffer(p)
         g = self._effective_grad(p, group["weight_decay"], group["maximize"])
