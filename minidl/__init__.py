@@ -8,14 +8,19 @@ Layers, each importing only from the ones before it::
     functional, nn, optim, data, metrics, cli
 """
 
-from minidl import backend, cuda, functional, nn, optim, speed, utils
+from minidl import accelerator, backend, cuda, functional, nn, optim, profiler, speed, utils
 from minidl.autograd import (
-    Function,
+    DoubleTensor,
+    FloatTensor,
     Generator,
     GradcheckError,
+    LongTensor,
     Tensor,
     arange,
+    empty,
+    empty_like,
     enable_grad,
+    eye,
     from_numpy,
     full,
     full_like,
@@ -23,20 +28,37 @@ from minidl.autograd import (
     gradcheck,
     initial_seed,
     is_grad_enabled,
+    linspace,
+    logspace,
     manual_seed,
     no_grad,
+    normal,
     ones,
     ones_like,
     rand,
     rand_like,
+    randint,
     randn,
     randn_like,
+    randperm,
     set_rng_state,
     tensor,
     zeros,
     zeros_like,
 )
-from minidl.backend import bool_, float32, float64, int32, int64, uint8
+from minidl.autograd.function import Function  # the primitives' base (minidl.autograd.Function takes both forms)
+from minidl.backend import (
+    Size,
+    bool_,
+    device,
+    float32,
+    float64,
+    get_default_device,
+    int32,
+    int64,
+    set_default_device,
+    uint8,
+)
 from minidl.ops import *  # noqa: F403 - the PyTorch-style top-level functions (minidl.exp, minidl.cat, ...)
 from minidl.ops import __all__ as _ops_all
 from minidl.serialization import SerializationError, load, save
@@ -53,7 +75,9 @@ __all__ = [
     "Function", "Generator", "GradcheckError", "SerializationError", "Tensor", "arange", "backend", "bool_", "cuda",
     "double", "enable_grad", "float", "float32", "float64", "from_numpy", "functional", "full", "full_like",
     "get_num_threads", "get_rng_state", "gradcheck", "initial_seed", "int32", "int64", "is_grad_enabled", "load",
-    "long", "manual_seed", "nn", "speed",
+    "long", "manual_seed", "nn", "profiler", "speed",
     "no_grad", "optim", "ones", "ones_like", "rand", "rand_like", "randn", "randn_like", "save",
     "set_num_threads", "set_rng_state", "tensor", "uint8", "utils", "zeros", "zeros_like", *_ops_all,
+    "DoubleTensor", "FloatTensor", "LongTensor", "Size", "accelerator", "device", "empty", "empty_like", "eye",
+    "get_default_device", "linspace", "logspace", "normal", "randint", "randperm", "set_default_device",
 ]

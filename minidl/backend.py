@@ -4,12 +4,15 @@ Every op asks this module for the array module of its inputs (``xp``) instead of
 ``numpy`` directly, so the same code runs on both devices.  Nothing above this layer imports
 ``numpy`` or ``cupy`` to compute with tensors.
 
-Devices are named as in PyTorch: ``"cpu"`` and ``"cuda"`` (``"cuda:0"`` is accepted).
+Devices are named as in PyTorch: ``"cpu"`` and ``"cuda"`` (``"cuda:0"`` is accepted), or given as
+:class:`device` objects (``device("cuda", 0)``), which are those strings with ``.type`` and ``.index``.
+Shapes are :class:`Size` tuples.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import warnings
 from types import ModuleType
@@ -36,6 +39,24 @@ except ImportError:  # pragma: no cover - depends on the machine
 Array = Any  # a numpy.ndarray or a cupy.ndarray
 
 
+class Size(tuple):
+    """A tensor's shape, as ``torch.Size``: a tuple of ints with :meth:`numel`, printed ``minidl.Size([2, 3])``."""
+
+    def numel(self) -> int:
+        """The number of elements of a tensor of this shape (the product of the sizes; 1 for ``()``)."""
+        return math.prod(self)
+
+    def __getitem__(self, key: Any) -> Any:
+        item = super().__getitem__(key)
+        return Size(item) if isinstance(key, slice) else item
+
+    def __add__(self, other: tuple) -> Size:
+        return Size(super().__add__(other))
+
+    def __repr__(self) -> str:
+        return f"minidl.Size({list(self)})"
+
+
 float32 = numpy.dtype("float32")
 float64 = numpy.dtype("float64")
 int64 = numpy.dtype("int64")
@@ -58,17 +79,70 @@ def cuda_available() -> bool:
         return False
 
 
-def normalize_device(device: str | None) -> str:
-    """Map ``None``/``"cpu"``/``"cuda"``/``"cuda:0"`` to ``"cpu"`` or ``"cuda"``; check availability."""
-    if device is None:
-        return "cpu"
-    name = str(device).split(":")[0]
-    if name not in ("cpu", "cuda"):
-        raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")
-    if name == "cuda" and not cuda_available():
+class device(str):  # noqa: N801 - PyTorch's name
+    """A device, as ``torch.device``: ``device("cpu")``, ``device("cuda")``, ``device("cuda", 0)`` or
+    ``device("cuda:0")``, with ``.type`` (``"cuda"``) and ``.index`` (``0``, or None when not given).
+
+    It is its string form (a ``str``: ``"cuda:0"``), so it is accepted wherever a device name is and
+    compares equal to it: ``device("cpu") == "cpu"`` (PyTorch's device does not equal a string).
+    """
+
+    def __new__(cls, type: str, index: int | None = None) -> device:  # noqa: A002 - PyTorch's name
+        name, _, number = str(type).partition(":")
+        if name not in ("cpu", "cuda"):
+            raise ValueError(f"unknown device {str(type)!r}: expected 'cpu' or 'cuda'")
+        if number and index is not None:
+            raise RuntimeError(f"device: {type!r} must not include an index because index was passed explicitly")
+        if number and not number.isdigit() or index is not None and index < 0:
+            raise RuntimeError(f"device: invalid device string {str(type)!r} (index {index})")
+        index = int(number) if number else index
+        return super().__new__(cls, name if index is None else f"{name}:{index}")
+
+    @property
+    def type(self) -> str:
+        """``"cpu"`` or ``"cuda"``."""
+        return self.partition(":")[0]
+
+    @property
+    def index(self) -> int | None:
+        """The device's number (``0`` for ``"cuda:0"``), None when it was not given."""
+        number = self.partition(":")[2]
+        return int(number) if number else None
+
+    def __repr__(self) -> str:
+        index = "" if self.index is None else f", index={self.index}"
+        return f"device(type='{self.type}'{index})"
+
+
+CPU, CUDA = device("cpu"), device("cuda")
+
+
+class _Defaults:
+    """The device factories use for ``device=None`` (see :func:`set_default_device`)."""
+
+    device: device = CPU
+
+
+def set_default_device(device: str | None) -> None:
+    """Make ``device`` (``"cuda"``; None for ``"cpu"``) where factories and layers put new tensors."""
+    _Defaults.device = CPU if device is None else normalize_device(device)
+
+
+def get_default_device() -> device:
+    """The device of new tensors when no ``device=`` is given (``device(type='cpu')`` at start)."""
+    return _Defaults.device
+
+
+def normalize_device(name: str | None) -> device:
+    """Map a name or :class:`device` (``"cpu"``, ``"cuda"``, ``"cuda:0"``) to ``CPU`` or ``CUDA``, and
+    ``None`` to the default device; check that CUDA is available."""
+    if name is None:
+        return _Defaults.device
+    kind = device(name).type
+    if kind == "cuda" and not cuda_available():
         raise RuntimeError("device 'cuda' requested but CuPy or a CUDA GPU is not available "
                            "(pip install minidl[gpu]; see README)")
-    return name
+    return CUDA if kind == "cuda" else CPU
 
 
 def module_for(device: str) -> ModuleType:
@@ -83,9 +157,9 @@ def xp_of(array: Array) -> ModuleType:
     return numpy
 
 
-def device_of(array: Array) -> str:
-    """``"cuda"`` for a CuPy array, ``"cpu"`` for anything else."""
-    return "cuda" if xp_of(array) is not numpy else "cpu"
+def device_of(array: Array) -> device:
+    """``CUDA`` for a CuPy array, ``CPU`` for anything else."""
+    return CUDA if xp_of(array) is not numpy else CPU
 
 
 def to_device(array: Array, device: str) -> Array:

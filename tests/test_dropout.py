@@ -80,7 +80,7 @@ def test_inplace() -> None:
     assert out is x
     np.testing.assert_array_equal(to_np(x), expected)
     leaf = md(np.ones(3, np.float32), requires_grad=True)
-    with pytest.raises(RuntimeError, match="in place"):
+    with pytest.raises(RuntimeError, match="in-place operation"):
         F.dropout(leaf, 0.5, inplace=True)
 
 

@@ -1,6 +1,6 @@
 """The package's architecture, checked: imports only point down the layers, none hide in functions.
 
-    backend <- autograd <- ops / serialization <- functional <- nn <- optim / data
+    backend <- autograd <- ops / serialization / profiler <- functional <- nn <- optim / data
             <- metrics <- spec / interop <- train <- experiments <- cli
 """
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "minidl"
-RANK = {"backend": 0, "speed": 0, "cuda": 0, "autograd": 1, "ops": 2, "serialization": 2, "functional": 3,
+RANK = {"backend": 0, "speed": 0, "cuda": 0, "accelerator": 0, "autograd": 1,
+        "ops": 2, "serialization": 2, "profiler": 2, "functional": 3,
         "nn": 4, "optim": 5, "data": 5, "utils": 5, "metrics": 6, "viz": 6, "spec": 7, "interop": 7, "train": 8,
         "experiments": 9, "cli": 10, "__main__": 10}
 MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p != PACKAGE / "__init__.py")

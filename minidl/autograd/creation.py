@@ -1,8 +1,12 @@
-"""Factories: ``tensor``, ``zeros``, ``ones``, ``full``, ``arange``, ``randn``, ``rand``, ``*_like``.
+"""Factories: ``tensor``, ``zeros``, ``ones``, ``full``, ``empty``, ``eye``, ``arange``, ``linspace``,
+``logspace``, the random ``randn``, ``rand``, ``randint``, ``randperm``, ``normal``, the ``*_like``
+forms, and PyTorch's legacy ``FloatTensor``, ``DoubleTensor``, ``LongTensor``.
 
 Names, arguments and defaults follow PyTorch: the default floating dtype is ``float32``,
 Python integers give ``int64``, and every factory takes ``dtype``, ``device`` and
-``requires_grad``.  Random factories draw from the generator seeded by ``manual_seed``.
+``requires_grad``; ``device=None`` means the default device (:func:`minidl.set_default_device`).
+Random factories draw from the generator seeded by ``manual_seed``, or from ``generator=``
+(a :class:`minidl.Generator`).
 """
 
 from __future__ import annotations
@@ -147,23 +151,131 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     return _make(xp.arange(start, end, step).astype(backend.as_dtype(dtype)), requires_grad)
 
 
-def _random(op: str, kind: str, size: Size, dtype: Any, device: str | None, requires_grad: bool) -> Tensor:
+def empty(*size: Any, dtype: Any = None, device: str | None = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of shape ``size`` whose values are whatever the memory held (fill it before reading)."""
+    xp = backend.module_for(backend.normalize_device(device))
+    return _make(xp.empty(_size(size), dtype=_default(dtype)), requires_grad)
+
+
+def eye(n: int, m: int | None = None, *, dtype: Any = None, device: str | None = None,
+        requires_grad: bool = False) -> Tensor:
+    """The (n, m) matrix with ones on the diagonal and zeros elsewhere (m = n by default)."""
+    xp = backend.module_for(backend.normalize_device(device))
+    return _make(xp.eye(n, n if m is None else m, dtype=_default(dtype)), requires_grad)
+
+
+def _evenly_spaced(start: float, end: float, steps: int, dtype: numpy.dtype) -> numpy.ndarray:
+    """``steps`` values from ``start`` to ``end`` as PyTorch's kernel computes them: ends cast to
+    ``dtype``, arithmetic in ``dtype`` (in float64 for an integer dtype, then truncated),
+    ``start + i step`` for the first half and ``end - (steps - 1 - i) step`` for the second, so
+    that both ends are exact."""
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    work = dtype.type if backend.is_floating(dtype) else numpy.float64
+    start, end = work(dtype.type(start)), work(dtype.type(end))
+    if steps == 1:
+        return numpy.full(1, start, dtype=dtype)
+    step = (end - start) / work(steps - 1)
+    i = numpy.arange(steps).astype(work)
+    half = steps // 2
+    values = numpy.concatenate([start + step * i[:half], end - step * (work(steps - 1) - i[half:])])
+    return values.astype(dtype)
+
+
+def linspace(start: float, end: float, steps: int, *, dtype: Any = None, device: str | None = None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` (both included); float32 by default."""
+    values = _evenly_spaced(start, end, steps, _default(dtype))
+    return _make(backend.to_device(values, backend.normalize_device(device)), requires_grad)
+
+
+def logspace(start: float, end: float, steps: int, base: float = 10.0, *, dtype: Any = None,
+             device: str | None = None, requires_grad: bool = False) -> Tensor:
+    """``base ** v`` for ``steps`` evenly spaced exponents v from ``start`` to ``end``; float32 by default."""
+    dtype = _default(dtype)
+    exponents = _evenly_spaced(start, end, steps, dtype if backend.is_floating(dtype) else backend.float64)
+    values = (float(base) ** exponents.astype(backend.float64)).astype(dtype)
+    return _make(backend.to_device(values, backend.normalize_device(device)), requires_grad)
+
+
+def _source(device: str, generator: random.Generator | None) -> Any:
+    """Where random draws come from: ``generator``'s stream, or the global generator of ``device``."""
+    return random.generator(device) if generator is None else generator.numpy
+
+
+def _draw(kind: str, device: str | None, generator: random.Generator | None, *args: Any, **kwargs: Any) -> Array:
+    """``source.<kind>(*args, **kwargs)`` (``standard_normal``, ``random``, ``integers``, ``permutation``)
+    from :func:`_source`, as an array on ``device``."""
+    device = backend.normalize_device(device)
+    return backend.to_device(getattr(_source(device, generator), kind)(*args, **kwargs), device)
+
+
+def _random(op: str, kind: str, size: Size, dtype: Any, device: str | None, requires_grad: bool,
+            generator: random.Generator | None = None) -> Tensor:
     """Draw ``standard_normal`` or ``random`` (uniform [0, 1)) from the seeded generator for ``op``."""
     dtype = _default(dtype)
     if not backend.is_floating(dtype):
         raise TypeError(f"{op}: random values need a floating dtype, got {dtype}")
-    generator = random.generator(backend.normalize_device(device))
-    return _make(getattr(generator, kind)(size, dtype=dtype), requires_grad)
+    return _make(_draw(kind, device, generator, size, dtype=dtype), requires_grad)
 
 
-def randn(*size: Any, dtype: Any = None, device: str | None = None, requires_grad: bool = False) -> Tensor:
+def randn(*size: Any, generator: random.Generator | None = None, dtype: Any = None, device: str | None = None,
+          requires_grad: bool = False) -> Tensor:
     """Samples of N(0, 1)."""
-    return _random("randn", "standard_normal", _size(size), dtype, device, requires_grad)
+    return _random("randn", "standard_normal", _size(size), dtype, device, requires_grad, generator)
 
 
-def rand(*size: Any, dtype: Any = None, device: str | None = None, requires_grad: bool = False) -> Tensor:
+def rand(*size: Any, generator: random.Generator | None = None, dtype: Any = None, device: str | None = None,
+         requires_grad: bool = False) -> Tensor:
     """Samples of U[0, 1)."""
-    return _random("rand", "random", _size(size), dtype, device, requires_grad)
+    return _random("rand", "random", _size(size), dtype, device, requires_grad, generator)
+
+
+def randint(low: int = 0, high: Any = None, size: Any = None, *, generator: random.Generator | None = None,
+            dtype: Any = None, device: str | None = None, requires_grad: bool = False) -> Tensor:
+    """Integers uniform in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``; int64."""
+    if size is None:  # randint(high, size)
+        low, high, size = 0, low, high
+    if high is None or size is None:
+        raise TypeError("randint: expected randint(high, size) or randint(low, high, size)")
+    if low >= high:
+        raise RuntimeError(f"randint: expected low < high, got low={low}, high={high}")
+    dtype = backend.int64 if dtype is None else backend.as_dtype(dtype)
+    values = _draw("integers", device, generator, low, high, _size((size,)))
+    return _make(values.astype(dtype), requires_grad)
+
+
+def randperm(n: int, *, generator: random.Generator | None = None, dtype: Any = None, device: str | None = None,
+             requires_grad: bool = False) -> Tensor:
+    """A random permutation of 0, 1, ..., n - 1 (int64)."""
+    if n < 0:
+        raise RuntimeError(f"randperm: n must be non-negative, got {n}")
+    dtype = backend.int64 if dtype is None else backend.as_dtype(dtype)
+    return _make(_draw("permutation", device, generator, n).astype(dtype), requires_grad)
+
+
+def normal(mean: Tensor | float, std: Tensor | float = 1.0, size: Any = None, *,
+           generator: random.Generator | None = None, dtype: Any = None, device: str | None = None,
+           requires_grad: bool = False) -> Tensor:
+    """Samples of N(mean, std^2), elementwise for tensor ``mean``/``std`` (broadcast), else of shape ``size``.
+
+    As in PyTorch the draws carry no gradient to ``mean`` or ``std`` (PyTorch records a node whose
+    gradients are zero; here the result simply has no history).
+    """
+    like = next((v for v in (mean, std) if isinstance(v, Tensor)), None)
+    if like is None:
+        if size is None:
+            raise TypeError("normal: with a number mean and std, give the size of the result")
+        shape, dtype = _size((size,)), _default(dtype)
+    else:
+        shape = numpy.broadcast_shapes(*(tuple(v.shape) for v in (mean, std) if isinstance(v, Tensor)))
+        dtype, device = like.dtype, like.device
+    m, s = (v.data if isinstance(v, Tensor) else v for v in (mean, std))
+    negative = bool((s < 0).any()) if isinstance(std, Tensor) else s < 0
+    if negative:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    z = _draw("standard_normal", device, generator, shape, dtype=dtype)
+    return _make(m + s * z, requires_grad)
 
 
 def _like(factory: Any, input: Tensor, dtype: Any, device: str | None, requires_grad: bool,
@@ -197,3 +309,39 @@ def randn_like(input: Tensor, dtype: Any = None, device: str | None = None,
 def rand_like(input: Tensor, dtype: Any = None, device: str | None = None,
               requires_grad: bool = False) -> Tensor:
     return _like(rand, input, dtype, device, requires_grad)
+
+
+def empty_like(input: Tensor, dtype: Any = None, device: str | None = None,
+               requires_grad: bool = False) -> Tensor:
+    return _like(empty, input, dtype, device, requires_grad)
+
+
+class _LegacyTensorType(type):
+    """The type of ``FloatTensor``, ``DoubleTensor`` and ``LongTensor``, PyTorch's legacy constructors.
+
+    ``FloatTensor([1, 2])`` copies data into a float32 tensor; ``FloatTensor(2, 3)`` (or a
+    ``minidl.Size``) makes an uninitialised one of that shape; ``isinstance(t, FloatTensor)``
+    is true for a CPU tensor of that dtype.
+    """
+
+    dtype: numpy.dtype
+
+    def __call__(cls, *args: Any, device: str | None = None) -> Tensor:
+        if len(args) == 1 and not isinstance(args[0], (int, backend.Size)):
+            return tensor(args[0], dtype=cls.dtype, device=device)
+        return empty(*(args or (0,)), dtype=cls.dtype, device=device)
+
+    def __instancecheck__(cls, instance: Any) -> bool:
+        return isinstance(instance, Tensor) and instance.dtype == cls.dtype and instance.device == "cpu"
+
+
+class FloatTensor(metaclass=_LegacyTensorType):
+    dtype = backend.float32
+
+
+class DoubleTensor(metaclass=_LegacyTensorType):
+    dtype = backend.float64
+
+
+class LongTensor(metaclass=_LegacyTensorType):
+    dtype = backend.int64

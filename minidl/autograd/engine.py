@@ -5,13 +5,20 @@ back to the leaves:
 
 1. order the nodes topologically with an explicit stack (no recursion, so a chain of 100,000
    ops works), outputs before inputs;
-2. visit each node once, when all gradient contributions to its output have been summed, call
-   its ``backward``, reduce each broadcast gradient to its input's shape (the one central place
-   that does so) and pass it on: into a later node's sum, or into a leaf's ``.grad``;
+2. visit each node once, when all gradient contributions to its output have been summed, check
+   that nothing it saved for backward was modified in place since (``check_saved_versions``),
+   call its ``backward``, reduce each broadcast gradient to its input's shape (the one central
+   place that does so) and pass it on: into a later node's sum, or into a leaf's ``.grad``;
 3. free each node after its visit unless ``retain_graph=True``.
 
-The engine works on raw arrays and knows tensors only through three attributes and one method:
-``requires_grad``, ``grad_fn``, ``shape`` and ``_accumulate_grad``.
+Where a gradient ends is the job of a :class:`Gradients` object (the dict of gradients in
+flight): ``backward`` puts a leaf's into its ``.grad``; ``grad`` (``minidl.autograd.grad``)
+keeps those of the tensors asked for and touches no ``.grad``.  Hooks registered with
+``Tensor.register_hook`` run on a tensor's gradient as soon as it is complete: for a leaf
+before it is stored, for an intermediate tensor before its node's ``backward``.
+
+The engine works on raw arrays and knows tensors only through a few attributes and one method:
+``requires_grad``, ``grad_fn``, ``shape``, ``_backward_hooks`` and ``_accumulate_grad``.
 """
 
 from __future__ import annotations
@@ -25,34 +32,99 @@ Array = backend.Array
 
 def backward(root: Any, gradient: Array, retain_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf) . ``gradient`` into the ``.grad`` of every leaf that requires grad."""
+    grads = Gradients()
     if root.grad_fn is None:
-        root._accumulate_grad(gradient, shared=True)
+        grads.to_leaf(root, gradient, shared=True)
         return
-    grads: dict[Any, Array] = {root.grad_fn: gradient}
-    for fn in topological_order(root.grad_fn):
+    grads[root.grad_fn] = gradient
+    _run(grads, [root.grad_fn], retain_graph)
+
+
+def grad(outputs: list[Any], gradients: list[Array], inputs: list[Any], retain_graph: bool = False
+         ) -> list[Array | None]:
+    """sum_k d(outputs[k])/d(x) . gradients[k] for every x in ``inputs`` (None where x is not
+    reached), returned instead of accumulated: no ``.grad`` changes."""
+    grads = Captured(inputs)
+    for out, g in zip(outputs, gradients):
+        if out.grad_fn is None:
+            grads.to_leaf(out, g, shared=True)
+        else:
+            grads.add(out.grad_fn, g)
+    _run(grads, [out.grad_fn for out in outputs if out.grad_fn is not None], retain_graph)
+    return [grads.found.get(id(x)) for x in inputs]
+
+
+def _run(grads: Gradients, roots: list[Any], retain_graph: bool) -> None:
+    """Visit every node reachable from ``roots`` in topological order, passing gradients on."""
+    for fn in topological_order(*roots):
         if fn.inputs is None:
             raise RuntimeError(
                 f"Trying to backward through the graph a second time ({fn.name} was already freed). "
                 "Specify retain_graph=True on the first backward if you need to backward twice.")
         gy = grads.pop(fn, None)
         if gy is not None:  # None: every consumer returned None for it, a zero gradient (as PyTorch)
-            output = fn.retained_output() if fn.retained_output is not None else None
-            if output is not None:
-                output._accumulate_grad(gy, shared=True)
+            gy = run_hooks(fn._backward_hooks, gy)
+            grads.at_node(fn, gy)
             _propagate(fn, gy, grads)
         if not retain_graph:
             fn.release()
 
 
-def topological_order(root_fn: Any) -> list[Any]:
-    """Every node reachable from ``root_fn``, each after all nodes that consume its output.
+class Gradients(dict):
+    """The gradients in flight, ``{node: d(root)/d(node's output)}``, and where the complete
+    gradient of a tensor goes: a leaf's into its ``.grad`` (after its hooks), a non-leaf's into
+    its ``.grad`` only if it asked with ``retain_grad()``."""
+
+    def add(self, fn: Any, g: Array) -> None:
+        """One more contribution to the gradient of ``fn``'s output."""
+        self[fn] = self[fn] + g if fn in self else g
+
+    def to_leaf(self, t: Any, g: Array, shared: bool) -> None:
+        if t._backward_hooks:
+            g, shared = run_hooks(t._backward_hooks, g), True
+        t._accumulate_grad(g, shared=shared)
+
+    def at_node(self, fn: Any, gy: Array) -> None:
+        output = fn.retained_output() if fn.retained_output is not None else None
+        if output is not None:
+            output._accumulate_grad(gy, shared=True)
+
+
+class Captured(Gradients):
+    """For ``grad``: the complete gradients of ``inputs`` (by ``id``) are kept in ``found``."""
+
+    def __init__(self, inputs: list[Any]) -> None:
+        super().__init__()
+        self.inputs = inputs
+        self.found: dict[int, Array] = {}
+
+    def to_leaf(self, t: Any, g: Array, shared: bool) -> None:
+        if any(t is x for x in self.inputs):
+            g = run_hooks(t._backward_hooks, g)
+            self.found[id(t)] = self.found[id(t)] + g if id(t) in self.found else g.copy()
+
+    def at_node(self, fn: Any, gy: Array) -> None:
+        for x in self.inputs:
+            if x.grad_fn is fn:
+                self.found[id(x)] = gy.copy()
+
+
+def run_hooks(hooks: dict[int, Any] | None, g: Array) -> Array:
+    """``g`` passed through each hook in turn (each returns the array to pass on)."""
+    for hook in list((hooks or {}).values()):
+        g = hook(g)
+    return g
+
+
+def topological_order(*root_fns: Any) -> list[Any]:
+    """Every node reachable from ``root_fns``, each after all nodes that consume its output.
 
     Iterative depth-first search: a node is appended once all its inputs' nodes are appended
-    (post-order); the reversed list puts the root first.
+    (post-order); the reversed list puts the roots first.
     """
     order: list[Any] = []
     visited: set[int] = set()
-    stack: list[tuple[Any, bool]] = [(root_fn, False)]
+    stack: list[tuple[Any, bool]] = [(fn, False) for fn in reversed(root_fns)]
     while stack:
         fn, inputs_done = stack.pop()
         if inputs_done:
@@ -69,8 +141,9 @@ def topological_order(root_fn: Any) -> list[Any]:
     return order
 
 
-def _propagate(fn: Any, gy: Array, grads: dict[Any, Array]) -> None:
+def _propagate(fn: Any, gy: Array, grads: Gradients) -> None:
     """Run ``fn.backward(gy)`` and route each input gradient to its producer or leaf."""
+    fn.check_saved_versions()
     input_grads = fn.backward(gy)
     if not isinstance(input_grads, tuple):
         input_grads = (input_grads,)
@@ -82,11 +155,9 @@ def _propagate(fn: Any, gy: Array, grads: dict[Any, Array]) -> None:
             continue
         gx = reduce_to_shape(gx, t, fn.name)
         if t.grad_fn is None:
-            t._accumulate_grad(gx, shared=not _owned(gx, gy))
-        elif t.grad_fn in grads:
-            grads[t.grad_fn] = grads[t.grad_fn] + gx
+            grads.to_leaf(t, gx, shared=not _owned(gx, gy))
         else:
-            grads[t.grad_fn] = gx
+            grads.add(t.grad_fn, gx)
 
 
 def _owned(grad: Array, gy: Array) -> bool:
@@ -106,12 +177,12 @@ def reduce_to_shape(grad: Array, t: Any, op: str) -> Array:
     if grad.shape != shape:
         lead = grad.ndim - len(shape)
         if lead < 0:
-            raise RuntimeError(f"{op}: gradient of shape {grad.shape} for an input of shape {shape}")
+            raise RuntimeError(f"{op}: gradient of shape {grad.shape} for an input of shape {tuple(shape)}")
         axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
                                           if n == 1 and grad.shape[lead + i] != 1)
         grad = grad.sum(axis=axes, keepdims=True) if axes else grad
         if grad.shape[lead:] != shape:
-            raise RuntimeError(f"{op}: gradient of shape {grad.shape} for an input of shape {shape}")
+            raise RuntimeError(f"{op}: gradient of shape {grad.shape} for an input of shape {tuple(shape)}")
         grad = grad.reshape(shape)
     if grad.dtype != t.dtype:
         raise RuntimeError(f"{op}: backward produced a {grad.dtype} gradient for a {t.dtype} input "

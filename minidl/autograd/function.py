@@ -41,6 +41,21 @@ Contract for ``backward(gy)``: return one gradient per input (``None`` where an 
 none), each with the broadcast shape of the forward computation; the engine reduces broadcast
 gradients to each input's shape.  A returned gradient is either a fresh array or ``gy`` itself
 (or a view of it); the engine copies before it hands a shared array to a leaf's ``.grad``.
+
+In-place safety (version counters, as PyTorch).  ``Mul`` keeps ``x`` and ``y`` for backward;
+if ``x`` is then changed in place (``x.mul_(2)``, an optimizer step, ``x[0] = 5``), backward
+would silently use the new values.  So ``apply`` finds out, after ``forward``, what the node
+saved: every input (and the output) whose array shares memory with an array the node keeps as
+an attribute (``self.x = x``, ``self.w = w.reshape(...)``, ``self.y = <the output>``).  It
+notes each one's version (:class:`~minidl.autograd.tensor.VersionCounter`), and the engine
+calls :meth:`Function.check_saved_versions` before ``backward``: a changed version is PyTorch's
+error "one of the variables needed for gradient computation has been modified by an inplace
+operation", naming the tensor and the node.  Nothing is declared per op; the rule for a new
+primitive is only: keep what backward needs as direct attributes of ``self`` (not inside a
+list).  A node that keeps a derived array instead (``Clamp`` keeps a mask, not ``x``) does not
+need ``x`` unchanged, and no edit of ``x`` can make its gradient wrong.  The same test finds
+views: an output that shares memory with an input (``reshape``, ``x[0]``, ``permute``) shares
+that input's version counter.
 """
 
 from __future__ import annotations
@@ -50,7 +65,7 @@ from typing import Any
 
 from minidl import backend
 from minidl.autograd.grad_mode import is_grad_enabled
-from minidl.autograd.tensor import Tensor
+from minidl.autograd.tensor import Tensor, VersionCounter
 
 Array = backend.Array
 
@@ -66,6 +81,11 @@ class Function:
     changes_dtype: bool = False
     #: set by ``Tensor.retain_grad``: a weak reference to the output whose ``.grad`` to keep
     retained_output: Callable[[], Any] | None = None
+    #: set by ``Tensor.register_hook`` on the output: hooks on the output's gradient (array in, array out)
+    _backward_hooks: dict[int, Callable[[Array], Array]] | None = None
+    #: what the node keeps for backward (set by ``apply``): for each such input (and the output, whose
+    #: index is ``len(inputs)``), ``(index, version counter, version then, shape, dtype)``
+    saved_versions: tuple[tuple[int, VersionCounter, int, tuple[int, ...], Any], ...] = ()
 
     def __init__(self, **params: Any) -> None:
         declared = self.parameters()
@@ -118,17 +138,37 @@ class Function:
             raise type(error)(f"{fn.op_name}: invalid input shapes {shapes}: {error}") from error
         if not fn.changes_dtype:
             _check_no_upcast(fn.name, given, out)
+        _share_version_with_base(out, given)
         if is_grad_enabled() and any(t.requires_grad for t in given):
+            fn.saved_versions = _saved_versions(fn, inputs, out)
             fn.inputs = inputs
             fn.needs_input_grad = tuple(t is not None and t.requires_grad for t in inputs)
             out.requires_grad = True
             out.grad_fn = fn
         return out
 
+    def check_saved_versions(self) -> None:
+        """Raise PyTorch's error if a tensor this node saved was modified in place since ``forward``."""
+        for index, counter, version, shape, dtype in self.saved_versions:
+            if counter.version != version:
+                role = f"input {index}" if index < len(self.inputs) else "output 0"
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an inplace "
+                    f"operation: [{dtype} tensor of shape {list(shape)}], which is {role} of {_op(type(self))}, "
+                    f"is at version {counter.version}; expected version {version} instead. Hint: {self.name} "
+                    "needs its value from the forward pass; modify it after backward, or use an out-of-place "
+                    "operation (x = x * 2 instead of x.mul_(2))")
+
     def release(self) -> None:
         """Drop the inputs and everything saved for backward (called after backward)."""
         self.__dict__.clear()
         self.inputs = None
+
+    @property
+    def next_functions(self) -> tuple[tuple[Function | None, int], ...]:
+        """The nodes that made this node's inputs, as PyTorch's ``grad_fn.next_functions``:
+        ``(node, 0)`` per input (``None`` for a leaf; PyTorch shows an ``AccumulateGrad`` there)."""
+        return tuple((getattr(t, "grad_fn", None), 0) for t in self.inputs or ())
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
@@ -137,6 +177,50 @@ class Function:
 def _op(cls: type[Function]) -> str:
     """The op a node class computes: its name without the operand kind ``Scalar`` (``MulScalar``: ``Mul``)."""
     return cls.__name__.removesuffix("Scalar")
+
+
+def shares_memory(a: Array, b: Array) -> bool:
+    """Whether arrays ``a`` and ``b`` may overlap in memory.
+
+    The same array, or a view and something it may view (``may_share_memory`` compares the
+    memory bounds, without scanning elements).  Two different arrays that both own their memory
+    (``base`` None) never overlap, which settles most pairs without the call.
+    """
+    if a is b:
+        return True
+    if a.base is None and b.base is None:
+        return False
+    return bool(backend.xp_of(a).may_share_memory(a, b))
+
+
+def _share_version_with_base(out: Tensor, inputs: tuple[Tensor, ...]) -> None:
+    """A view shares the version counter of the tensor whose memory it shows (PyTorch's rule):
+    an in-place change through either is a change of both.  (An output that owns its memory,
+    ``base`` None, can alias an input only by being that input's array.)"""
+    data = out.data
+    for t in inputs:
+        if data is t.data or (data.base is not None and shares_memory(data, t.data)):
+            out._version_counter = t._version_counter
+            return
+
+
+def _saved_versions(fn: Function, inputs: tuple[Tensor | None, ...],
+                    out: Tensor) -> tuple[tuple[int, VersionCounter, int, tuple[int, ...], Any], ...]:
+    """The inputs and the output (index ``len(inputs)``) whose memory ``fn`` keeps in an attribute
+    after ``forward``, each with its version now: ``Function.saved_versions``."""
+    array_type = backend.xp_of(out.data).ndarray
+    kept = [value for value in vars(fn).values() if isinstance(value, array_type)]
+    if not kept:
+        return ()
+    saved = []
+    for index, t in enumerate((*inputs, out)):
+        if t is None:
+            continue
+        for a in kept:
+            if shares_memory(a, t.data):
+                saved.append((index, t._version_counter, t._version_counter.version, t.shape, t.dtype))
+                break
+    return tuple(saved)
 
 
 def _check_same_device(op: str, inputs: tuple[Tensor, ...]) -> None:

@@ -38,6 +38,14 @@ class DeviceDraws:
         """N(0, 1) samples, drawn in ``dtype`` directly, on the GPU."""
         return backend.to_device(self.host.standard_normal(size, dtype=dtype), "cuda")
 
+    def integers(self, low: int, high: int, size: Any = None) -> Array:
+        """Integers uniform in [low, high) (int64), on the GPU."""
+        return backend.to_device(self.host.integers(low, high, size), "cuda")
+
+    def permutation(self, n: int) -> Array:
+        """A random permutation of 0, ..., n - 1 (int64), on the GPU."""
+        return backend.to_device(self.host.permutation(n), "cuda")
+
 
 class Generator:
     """A random stream of its own, PyTorch's ``torch.Generator``: ``g = minidl.Generator().manual_seed(42)``.

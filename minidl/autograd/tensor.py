@@ -5,7 +5,10 @@ A tensor holds
 * ``data`` -- the NumPy (CPU) or CuPy (CUDA) array with the values;
 * ``requires_grad`` -- whether gradients should flow to it;
 * ``grad_fn`` -- the ``Function`` node that produced it (``None`` for a leaf);
-* ``grad`` -- the accumulated gradient, a ``Tensor`` (leaves, or after ``retain_grad()``).
+* ``grad`` -- the accumulated gradient, a ``Tensor`` (leaves, or after ``retain_grad()``);
+* ``_version`` -- how many times its memory was modified in place (see :class:`VersionCounter`);
+* ``_backward_hooks`` -- a leaf's gradient hooks (``register_hook``; an intermediate tensor's
+  hooks live on its ``grad_fn``, where the engine meets its gradient).
 
 Arithmetic, reductions and the other operations are attached as methods by ``minidl.ops``
 (``a + b`` calls ``ops.add``), so this module stays about the graph, not the maths.
@@ -14,20 +17,42 @@ Arithmetic, reductions and the other operations are attached as methods by ``min
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy
 
 from minidl import backend
 from minidl.autograd import engine, printing
+from minidl.autograd.hooks import RemovableHandle, add_hook
 
 Array = backend.Array
+
+
+class VersionCounter:
+    """How many in-place modifications the memory of a tensor has seen, as PyTorch's ``_version``.
+
+    A tensor and every view of its memory (``x[0]``, ``x.t()``, ``x.view(3, 4)``, ``x.detach()``)
+    share one counter, so writing through any of them bumps the version all of them report.
+    Every in-place operation (``add_``, ``mul_``, ``x[i] = v``, ``x += y``...) calls :meth:`bump`;
+    a graph node notes the version of each tensor it saved for backward, and backward refuses to
+    run if the version has changed since (``Function.check_saved_versions``).
+    """
+
+    __slots__ = ("version",)
+
+    def __init__(self) -> None:
+        self.version = 0
+
+    def bump(self) -> None:
+        """Record one in-place modification."""
+        self.version += 1
 
 
 class Tensor:
     """A multi-dimensional array that records the operations applied to it."""
 
-    __slots__ = ("data", "requires_grad", "grad_fn", "grad", "__weakref__")
+    __slots__ = ("data", "requires_grad", "grad_fn", "grad", "_version_counter", "_backward_hooks", "__weakref__")
     __array_ufunc__ = None  # make ``numpy_array * tensor`` call Tensor.__rmul__
 
     def __init__(self, data: Array, requires_grad: bool = False) -> None:
@@ -37,11 +62,13 @@ class Tensor:
         self.requires_grad = requires_grad
         self.grad_fn = None
         self.grad: Tensor | None = None
+        self._version_counter = VersionCounter()
+        self._backward_hooks: dict[int, Any] | None = None
 
     # ------------------------------------------------------------------------- properties
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+    def shape(self) -> backend.Size:
+        return backend.Size(self.data.shape)
 
     @property
     def dtype(self) -> numpy.dtype:
@@ -60,13 +87,23 @@ class Tensor:
         """True for tensors made by the user (not by an op that recorded a graph)."""
         return self.grad_fn is None
 
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's memory (shared with its views) was modified in place."""
+        return self._version_counter.version
+
+    def is_contiguous(self) -> bool:
+        """Whether the elements lie in memory in row-major order without gaps (as PyTorch, the
+        strides of size-1 dimensions do not matter).  ``view`` needs a layout like this."""
+        return bool(self.data.flags.c_contiguous)
+
     def dim(self) -> int:
         return self.data.ndim
 
     def numel(self) -> int:
         return int(self.data.size)
 
-    def size(self, dim: int | None = None) -> tuple[int, ...] | int:
+    def size(self, dim: int | None = None) -> backend.Size | int:
         return self.shape if dim is None else self.shape[dim]
 
     # ------------------------------------------------------------------------------ autograd
@@ -87,12 +124,12 @@ class Tensor:
         if gradient is None:
             if self.data.size != 1:
                 raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs; "
-                                   f"this tensor has shape {self.shape}, pass gradient=")
+                                   f"this tensor has shape {tuple(self.shape)}, pass gradient=")
             return backend.xp_of(self.data).ones(self.shape, dtype=self.dtype)
         g = gradient.data if isinstance(gradient, Tensor) else gradient
         if g.shape != self.shape:
             raise RuntimeError(f"backward: gradient has shape {tuple(g.shape)} but the tensor has shape "
-                               f"{self.shape}")
+                               f"{tuple(self.shape)}")
         if g.dtype != self.dtype:
             raise TypeError(f"backward: gradient has dtype {g.dtype} but the tensor has dtype {self.dtype}")
         if backend.device_of(g) != self.device:
@@ -118,6 +155,18 @@ class Tensor:
             self.grad_fn.retained_output = weakref.ref(self)
         return self
 
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Call ``hook(grad)`` with this tensor's gradient during backward, as soon as it is
+        complete; a tensor it returns replaces the gradient (same shape and dtype).  A leaf's hooks
+        run before ``.grad`` is updated; an intermediate tensor's before its node's backward.
+        Hooks run in registration order; ``handle.remove()`` removes one."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require gradient")
+        owner = self if self.grad_fn is None else self.grad_fn
+        if owner._backward_hooks is None:
+            owner._backward_hooks = {}
+        return add_hook(owner._backward_hooks, _on_arrays(hook, self.shape, self.dtype))
+
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place on a leaf tensor; returns ``self``."""
         if not self.is_leaf:
@@ -129,8 +178,10 @@ class Tensor:
         return self
 
     def detach(self) -> Tensor:
-        """A new leaf tensor sharing the same data, cut from the graph."""
-        return Tensor(self.data)
+        """A new leaf tensor sharing the same data (and version counter), cut from the graph."""
+        out = Tensor(self.data)
+        out._version_counter = self._version_counter
+        return out
 
     # ------------------------------------------------------------------------- conversions
     def numpy(self) -> numpy.ndarray:
@@ -172,3 +223,18 @@ class Tensor:
 
     def __repr__(self) -> str:
         return printing.format_tensor(self)
+
+
+def _on_arrays(hook: Callable[[Tensor], Tensor | None], shape: tuple[int, ...], dtype: Any
+               ) -> Callable[[Array], Array]:
+    """``hook`` as the engine calls it: array in, array out (the input when the hook returns None)."""
+    def run(grad: Array) -> Array:
+        result = hook(Tensor(grad))
+        if result is None:
+            return grad
+        if not isinstance(result, Tensor) or result.shape != shape or result.dtype != dtype:
+            got = f"{tuple(result.shape)} {result.dtype}" if isinstance(result, Tensor) else type(result).__name__
+            raise RuntimeError(f"hook '{getattr(hook, '__name__', hook)}' returned {got}; expected a tensor of "
+                               f"shape {tuple(shape)} and dtype {dtype}, like the gradient")
+        return result.data
+    return run

@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402 - after choosing the backend
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from minidl.experiments.runner import SYNTHETIC  # noqa: E402
 
@@ -50,6 +51,7 @@ def plot_curves(results: dict[str, Any], path: Path) -> Path:
     for col, split in enumerate(("train", "eval")):
         axes[0][col].set_title(f"{split} ({'sample of the training split' if split == 'train' else 'eval split'})")
         axes[1][col].set_xlabel("epoch")
+        axes[1][col].xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
     axes[0][0].set_ylabel("mean AP")
     axes[1][0].set_ylabel("mean AUC")
     axes[0][1].legend(fontsize=8)

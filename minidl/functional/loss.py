@@ -1,4 +1,6 @@
-"""Losses, as in ``torch.nn.functional``: fused, numerically stable nodes from :mod:`minidl.ops.loss`.
+"""Losses, as in ``torch.nn.functional``: fused, numerically stable nodes from :mod:`minidl.ops.loss`, and
+the piecewise losses (``l1_loss``, ``smooth_l1_loss``, ``huber_loss``) and ``nll_loss`` built from
+primitives (abs, where, indexing), which are stable and fast enough as they are.
 
 Every loss takes ``reduction='mean' | 'sum' | 'none'``.  The deprecated ``size_average`` and
 ``reduce`` arguments of PyTorch are not supported, so the arguments after ``weight`` are
@@ -10,9 +12,12 @@ input with a float64 target to a float64 loss; minidl refuses, as it never upcas
 
 from __future__ import annotations
 
+import math
+
 from minidl import backend
 from minidl.autograd.tensor import Tensor
 from minidl.functional._checks import check_floating, check_like, check_reduction
+from minidl.ops.elementwise import abs, where
 from minidl.ops.loss import (
     BinaryCrossEntropy,
     BinaryCrossEntropyWithLogits,
@@ -20,7 +25,7 @@ from minidl.ops.loss import (
     CrossEntropyWithProbabilities,
     MSELoss,
 )
-from minidl.ops.shape import reshape
+from minidl.ops.shape import index, reshape
 
 
 def _check_input_target(op: str, input: Tensor, target: Tensor) -> None:
@@ -74,6 +79,8 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     op = "binary_cross_entropy"
     check_reduction(reduction)
     _check_input_target(op, input, target)
+    if not bool(((target.data >= 0) & (target.data <= 1)).all()):  # NaN fails too, as in PyTorch
+        raise RuntimeError(f"{op}: all elements of target should be between 0 and 1")
     return BinaryCrossEntropy.apply(input, target, weight=_constant(op, "weight", weight, input, tuple(input.shape)),
                                     reduction=reduction)
 
@@ -140,3 +147,101 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *
         return CrossEntropyWithProbabilities.apply(input, target, **params)
     t = _class_targets(op, input, target, ignore_index)
     return CrossEntropy.apply(input, target=t, ignore_index=ignore_index, **params)
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, *, ignore_index: int = -100,
+             reduction: str = "mean") -> Tensor:
+    """The negative log likelihood l_i = -w_{t_i} x_{i t_i} of log-probabilities x, as PyTorch.
+
+    input: (C,) or (N, C) or (N, C, d1, ...) log-probabilities (``log_softmax`` outputs); target:
+    class indices () / (N,) / (N, d1, ...), int64 (or uint8); entries equal to ``ignore_index`` give
+    0 and count for nothing.  ``weight`` (C,) rescales each class; the mean is the weighted mean
+    sum_i l_i / sum_i w_{t_i} over the targets kept (NaN when none is).  Built from indexing, so a
+    target's gradient goes to its own entry only (a -inf elsewhere in the row does no harm).
+    """
+    op = "nll_loss"
+    check_reduction(reduction)
+    check_floating(op, input)
+    if input.ndim == 1:  # one unbatched sample: add the batch dimension and remove it again
+        loss = nll_loss(reshape(input, 1, input.shape[0]), reshape(target, 1, *target.shape), weight,
+                        ignore_index=ignore_index, reduction=reduction)
+        return reshape(loss, ()) if reduction == "none" else loss
+    if input.ndim == 0 or input.shape[1] == 0:
+        raise ValueError(f"{op}: expected input of shape (C,) or (N, C, d1, ...) with C >= 1, got {tuple(input.shape)}")
+    n_classes = input.shape[1]
+    if weight is not None and tuple(weight.shape) != (n_classes,):
+        raise ValueError(f"{op}: weight should have one entry per class, ({n_classes},), got {tuple(weight.shape)}")
+    w = _constant(op, "weight", weight, input, (n_classes,))
+    t = _class_targets(op, input, target, ignore_index)
+    xp = backend.xp_of(t)
+    kept = t != ignore_index
+    safe = xp.where(kept, t, 0)  # ignored targets read class 0, then are masked out
+    rows = xp.indices(t.shape, sparse=True)  # the sample (and position) of each target
+    picked = where(Tensor(kept), index(input, (rows[0], safe, *rows[1:])), 0.0)
+    w_t = kept.astype(input.dtype) if w is None else w[safe] * kept
+    loss = -picked if w is None else -(picked * Tensor(w_t))
+    return _reduced(loss, reduction, total=float(w_t.sum()))
+
+
+def _reduced(loss: Tensor, reduction: str, total: float | None = None) -> Tensor:
+    """``loss``, its sum, or its sum / ``total`` (default: its number of elements; NaN when 0, as PyTorch)."""
+    if reduction == "none":
+        return loss
+    total = loss.numel() if total is None else total
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / total if total > 0 else loss.sum() * math.nan
+
+
+def _elementwise_weight(op: str, weight: Tensor | None, input: Tensor) -> Tensor | None:
+    """A per-element ``weight`` of the input's size, dtype and device (no gradient), or None."""
+    if weight is not None and tuple(weight.shape) != tuple(input.shape):
+        raise ValueError(f"{op}: weights and input must have the same size, got {tuple(weight.shape)} and "
+                         f"{tuple(input.shape)}")
+    return None if weight is None else Tensor(_constant(op, "weight", weight, input, tuple(input.shape)))
+
+
+def l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """|input - target|, reduced (gradient sign(input - target), 0 where they are equal).
+
+    With a per-element ``weight``, as PyTorch: w |input - target|, and the mean is the weighted mean
+    sum(w |d|) / sum(w).  Differentiable in input and target.
+    """
+    op = "l1_loss"
+    check_reduction(reduction)
+    _check_input_target(op, input, target)
+    loss = abs(input - target)
+    w = _elementwise_weight(op, weight, input)
+    if w is None:
+        return _reduced(loss, reduction)
+    return _reduced(loss * w, reduction, total=float(w.data.sum()))
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta, for d = input - target (PyTorch's
+    formula; beta = 0 is the L1 loss).  Differentiable in input and target."""
+    op = "smooth_l1_loss"
+    check_reduction(reduction)
+    if beta < 0:
+        raise RuntimeError(f"{op} does not support negative values for beta.")
+    _check_input_target(op, input, target)
+    d = input - target
+    if beta == 0:
+        return _reduced(abs(d), reduction)
+    return _reduced(where(abs(d) < beta, d * d * (0.5 / beta), abs(d) - 0.5 * beta), reduction)
+
+
+def huber_loss(input: Tensor, target: Tensor, *, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
+    """0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta), for d = input - target (PyTorch's formula:
+    ``smooth_l1_loss`` times beta = delta).  A per-element ``weight`` multiplies the loss; then the mean
+    is a plain mean, as PyTorch.  Differentiable in input and target."""
+    op = "huber_loss"
+    check_reduction(reduction)
+    if delta <= 0:
+        raise RuntimeError(f"{op} does not support non-positive values for delta.")
+    _check_input_target(op, input, target)
+    d = input - target
+    loss = where(abs(d) < delta, d * d * 0.5, (abs(d) - 0.5 * delta) * delta)
+    w = _elementwise_weight(op, weight, input)
+    return _reduced(loss if w is None else loss * w, reduction)

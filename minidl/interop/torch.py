@@ -31,6 +31,7 @@ from minidl.autograd.tensor import Tensor
 _ARGS: dict[str, tuple[str, ...]] = {
     "Identity": (), "ReLU": (), "Sigmoid": (), "Tanh": (),
     "LeakyReLU": ("negative_slope",), "GELU": ("approximate",), "Softplus": ("beta", "threshold"),
+    "ELU": ("alpha",), "SiLU": (), "Embedding": ("num_embeddings", "embedding_dim", "padding_idx"),
     "Softmax": ("dim",), "LogSoftmax": ("dim",), "Flatten": ("start_dim", "end_dim"), "Dropout": ("p",),
     "Linear": ("in_features", "out_features"),
     "Conv1d": ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups"),

@@ -11,13 +11,23 @@ from minidl.nn.conv import Conv1d, Conv2d
 from minidl.nn.dropout import Dropout
 from minidl.nn.flatten import Flatten, Identity
 from minidl.nn.linear import Linear
-from minidl.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from minidl.nn.loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from minidl.nn.module import Module
 from minidl.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from minidl.nn.parameter import Parameter
 from minidl.nn.pooling import AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from minidl.nn.residual import ResidualBlock, ResidualBlock1d
 from minidl.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from minidl.nn.sparse import Embedding
 
 __all__ = [
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss",
@@ -25,5 +35,6 @@ __all__ = [
     "GRUCell", "Identity", "LSTM", "LSTMCell", "LayerNorm", "Linear", "MSELoss",
     "MaxPool1d", "MaxPool2d", "Module", "ModuleDict", "ModuleList", "Parameter", "RNN", "RNNBase", "RNNCell",
     "RNNCellBase", "ResidualBlock", "ResidualBlock1d", "Sequential", "functional", "init", "utils",
+    "Embedding", "HuberLoss", "L1Loss", "NLLLoss", "SmoothL1Loss",
     *activation.__all__,
 ]

@@ -1,6 +1,6 @@
 """Activation modules, as in ``torch.nn``: thin ``Module`` wrappers over the ``minidl.ops`` functions.
 
-``inplace=`` (ReLU, LeakyReLU) is accepted for PyTorch signature compatibility only: it is a
+``inplace=`` (ReLU, LeakyReLU, ELU, SiLU) is accepted for PyTorch signature compatibility only: it is a
 no-op, the result is always a new tensor (with the same values PyTorch computes).
 """
 
@@ -13,7 +13,7 @@ from minidl.autograd.tensor import Tensor
 from minidl.nn.module import Module
 
 #: the modules: ``minidl.nn`` imports these names
-__all__ = ["GELU", "LeakyReLU", "LogSoftmax", "ReLU", "Sigmoid", "Softmax", "Softplus", "Tanh"]
+__all__ = ["ELU", "GELU", "LeakyReLU", "LogSoftmax", "ReLU", "SiLU", "Sigmoid", "Softmax", "Softplus", "Tanh"]
 
 
 def _inplace_repr(inplace: bool) -> str:
@@ -47,6 +47,35 @@ class LeakyReLU(Module):
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+class ELU(Module):
+    """x for x > 0, ``alpha`` * (exp(x) - 1) otherwise."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return ops.elu(input, self.alpha)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class SiLU(Module):
+    """x * sigmoid(x) (also called swish)."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return ops.silu(input)
+
+    def extra_repr(self) -> str:
+        return _inplace_repr(self.inplace)
 
 
 class Sigmoid(Module):

@@ -13,40 +13,17 @@ PyTorch's (``"0.weight"``, ``"encoder.fc.bias"``, ...).
 
 from __future__ import annotations
 
-import itertools
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 from minidl import backend
-from minidl.autograd.grad_mode import no_grad
+from minidl.autograd.grad_mode import is_grad_enabled, no_grad
+from minidl.autograd.hooks import Hook, RemovableHandle, add_hook
 from minidl.autograd.tensor import Tensor
 from minidl.nn.parameter import Parameter
 
 Array = backend.Array
-Hook = Callable[..., Any]
-
-
-class RemovableHandle:
-    """Returned by ``register_forward_hook`` and friends: ``handle.remove()`` unregisters the hook.
-
-    Also a context manager that removes the hook on exit, as ``torch.utils.hooks.RemovableHandle``.
-    """
-
-    _ids = itertools.count()
-
-    def __init__(self, hooks: OrderedDict[int, Hook]) -> None:
-        self.hooks = hooks
-        self.id = next(RemovableHandle._ids)
-
-    def remove(self) -> None:
-        self.hooks.pop(self.id, None)
-
-    def __enter__(self) -> RemovableHandle:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.remove()
 
 
 class IncompatibleKeys(NamedTuple):
@@ -88,6 +65,8 @@ class Module:
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_forward_pre_hooks", OrderedDict())
         object.__setattr__(self, "_forward_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_pre_hooks", OrderedDict())
+        object.__setattr__(self, "_backward_hooks", OrderedDict())
 
     # ------------------------------------------------------------------------------ forward
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -99,25 +78,42 @@ class Module:
 
         A pre-hook ``hook(module, args)`` may return new positional args (a tuple, or a single
         value that is wrapped in one); a hook ``hook(module, args, output)`` may return a new output.
+        With backward hooks registered, the inputs and outputs pass through identity nodes that
+        report their gradients (:class:`_BackwardHooks`).
         """
         for hook in list(self._forward_pre_hooks.values()):
             result = hook(self, args)
             if result is not None:
                 args = result if isinstance(result, tuple) else (result,)
+        backward_hooks = None
+        if (self._backward_hooks or self._backward_pre_hooks) and is_grad_enabled():
+            backward_hooks = _BackwardHooks(self)
+            args = backward_hooks.watch_inputs(args)
         output = self.forward(*args, **kwargs)
         for hook in list(self._forward_hooks.values()):
             result = hook(self, args, output)
             if result is not None:
                 output = result
-        return output
+        return output if backward_hooks is None else backward_hooks.watch_outputs(output)
 
     def register_forward_pre_hook(self, hook: Hook, *, prepend: bool = False) -> RemovableHandle:
         """Call ``hook(module, args)`` before every forward; ``prepend`` runs it before earlier hooks."""
-        return _add_hook(self._forward_pre_hooks, hook, prepend)
+        return add_hook(self._forward_pre_hooks, hook, prepend)
 
     def register_forward_hook(self, hook: Hook, *, prepend: bool = False) -> RemovableHandle:
         """Call ``hook(module, args, output)`` after every forward; ``prepend`` runs it first."""
-        return _add_hook(self._forward_hooks, hook, prepend)
+        return add_hook(self._forward_hooks, hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook: Hook, *, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_output)`` when the gradients of the outputs are known; it may
+        return a replacement tuple for ``grad_output``."""
+        return add_hook(self._backward_pre_hooks, hook, prepend)
+
+    def register_full_backward_hook(self, hook: Hook, *, prepend: bool = False) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` when the gradients of the positional inputs
+        are known (``None`` for an input that is not a tensor requiring grad); it may return a
+        replacement tuple for ``grad_input``."""
+        return add_hook(self._backward_hooks, hook, prepend)
 
     # -------------------------------------------------------------------------- registration
     def _check_new_name(self, kind: str, name: Any, registry: Mapping[str, Any]) -> None:
@@ -437,13 +433,79 @@ class Module:
         return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
-def _add_hook(hooks: OrderedDict[int, Hook], hook: Hook, prepend: bool) -> RemovableHandle:
-    """Register ``hook`` in ``hooks`` (at the front when ``prepend``) and return its handle."""
-    handle = RemovableHandle(hooks)
-    hooks[handle.id] = hook
-    if prepend:
-        hooks.move_to_end(handle.id, last=False)
-    return handle
+class _BackwardHooks:
+    """One call's backward hooks, as PyTorch's ``BackwardHook``: each input and output tensor that
+    requires grad passes through an identity node (``view_as``) carrying a tensor hook, so the
+    engine hands over ``grad_output`` (at the output nodes, visited first) and then ``grad_input``.
+
+    The module hooks run once every watched tensor of a side has its gradient.  A replacement
+    returned by a hook applies to the tensor whose gradient completed that side: the only one for
+    a module with one tensor input (every layer here); with several, replacing is refused.
+    """
+
+    def __init__(self, module: Module) -> None:
+        self.module = module
+        self.grad_inputs: list[Tensor | None] = []
+        self.grad_outputs: list[Tensor | None] = []
+        self.inputs_waiting = self.outputs_waiting = 0
+
+    def watch_inputs(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        self.grad_inputs = [None] * len(args)
+        return tuple(self._watch(x, i, self._input_grad) for i, x in enumerate(args))
+
+    def watch_outputs(self, output: Any) -> Any:
+        outputs = output if isinstance(output, tuple) else (output,)
+        self.grad_outputs = [None] * len(outputs)
+        watched = tuple(self._watch(y, i, self._output_grad) for i, y in enumerate(outputs))
+        return watched if isinstance(output, tuple) else watched[0]
+
+    def _watch(self, x: Any, i: int, on_grad: Callable[[int, Tensor], Tensor]) -> Any:
+        if not (isinstance(x, Tensor) and x.requires_grad):
+            return x
+        if on_grad == self._input_grad:
+            self.inputs_waiting += 1
+        else:
+            self.outputs_waiting += 1
+        alias = x.view_as(x)
+        alias.register_hook(lambda grad: on_grad(i, grad))
+        return alias
+
+    def _output_grad(self, i: int, grad: Tensor) -> Tensor:
+        self.grad_outputs[i] = grad
+        self.outputs_waiting -= 1
+        if self.outputs_waiting:
+            return grad
+        for hook in list(self.module._backward_pre_hooks.values()):
+            self.grad_outputs = self._replaced(hook(self.module, tuple(self.grad_outputs)), self.grad_outputs,
+                                               "grad_output")
+        if not self.inputs_waiting:  # no input requires grad: PyTorch calls the hooks now, with Nones
+            self._run_hooks()
+        return self.grad_outputs[i]
+
+    def _input_grad(self, i: int, grad: Tensor) -> Tensor:
+        self.grad_inputs[i] = grad
+        self.inputs_waiting -= 1
+        if not self.inputs_waiting:
+            self._run_hooks()
+        return self.grad_inputs[i]
+
+    def _run_hooks(self) -> None:
+        for hook in list(self.module._backward_hooks.values()):
+            result = hook(self.module, tuple(self.grad_inputs), tuple(self.grad_outputs))
+            self.grad_inputs = self._replaced(result, self.grad_inputs, "grad_input")
+
+    def _replaced(self, result: Any, grads: list[Tensor | None], what: str) -> list[Tensor | None]:
+        """A hook's replacement for ``grads`` (checked), or ``grads`` when it returned None."""
+        if result is None:
+            return grads
+        result = list(result) if isinstance(result, (tuple, list)) else [result]
+        if len(result) != len(grads):
+            raise RuntimeError(f"backward hook of {type(self.module).__name__} returned {len(result)} "
+                               f"values for {what}, expected {len(grads)}")
+        if sum(g is not None for g in grads) > 1:
+            raise RuntimeError(f"backward hook of {type(self.module).__name__}: replacing {what} of a module "
+                               "with several tensors on that side is not supported")
+        return result
 
 
 def _check_value(value: Any, allowed: type | None, kind: str, name: str, expected: str) -> None:

@@ -74,6 +74,9 @@ class _BatchNorm(Module):
         if input.ndim not in self.ranks:
             expected = " or ".join(f"{n}D" for n in self.ranks)
             raise ValueError(f"{type(self).__name__}: expected {expected} input (got {input.ndim}D input)")
+        if input.shape[1] != self.num_features:
+            raise RuntimeError(f"{type(self).__name__}({self.num_features}): expected input with {self.num_features} "
+                               f"channels (dimension 1), got input of shape {tuple(input.shape)}")
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             self.num_batches_tracked.add_(1)

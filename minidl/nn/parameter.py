@@ -25,6 +25,8 @@ class Parameter(Tensor):
         else:
             raise TypeError(f"Parameter: data must be a minidl.Tensor or None, got {type(data).__name__}")
         super().__init__(array)
+        if isinstance(data, Tensor):
+            self._version_counter = data._version_counter  # the same memory, so the same counter
         self.requires_grad_(requires_grad)
 
     def __repr__(self) -> str:

@@ -16,11 +16,14 @@ Primitives -- the maths a reader needs, each small enough to check by eye:
 
     elementwise.py   Add, Sub, Mul, Div, Neg, Pow (two tensors); AddScalar, RSubScalar, MulScalar,
                      DivScalar, RDivScalar, PowScalar, RPowScalar (a tensor and a number);
-                     Exp, Log, Sqrt, Abs, Clamp, Maximum, Minimum, Where
-    activation.py    LeakyReLU, Tanh, GELU
+                     Exp, Log, Sqrt, Abs, Clamp, Maximum, Minimum, Where; Sin, Cos, Tan, Asin, Acos,
+                     Atan, Sinh, Cosh, Log1p, Expm1, Log2, Log10, Reciprocal, Rsqrt; the steps Floor,
+                     Ceil, Round, Trunc, Sign (gradient 0)
+    activation.py    LeakyReLU, ELU, Tanh, GELU (silu is x * sigmoid(x), two nodes)
     reduction.py     Sum, Mean, Var, Extreme, ExtremeAlongDim
     shape.py         Reshape, Permute, Expand, Index, Cat, Stack, ConstantPad
-    linalg.py        MatMul
+    linalg.py        MatMul (and mm, bmm, addmm, t built on it), Norm
+    split.py         split, chunk (views made by Index)
     convert.py       Cast, ToDevice, Clone
     dropout.py       Dropout
 
@@ -55,15 +58,26 @@ from minidl.ops.activation import *  # noqa: F403 - every activation function (i
 from minidl.ops.convert import clone, to
 from minidl.ops.elementwise import (
     abs,
+    acos,
     add,
+    asin,
+    atan,
+    ceil,
     clamp,
+    cos,
+    cosh,
     div,
     eq,
     exp,
+    expm1,
+    floor,
     ge,
     gt,
     le,
     log,
+    log1p,
+    log2,
+    log10,
     lt,
     maximum,
     minimum,
@@ -72,17 +86,27 @@ from minidl.ops.elementwise import (
     neg,
     pow,
     rdiv,
+    reciprocal,
+    round,
     rpow,
+    rsqrt,
     rsub,
+    sign,
+    sin,
+    sinh,
     sqrt,
+    square,
     sub,
+    tan,
+    trunc,
     where,
 )
-from minidl.ops.inplace import add_, copy_, fill_, mul_, setitem, zero_
-from minidl.ops.linalg import matmul
+from minidl.ops.inplace import add_, clamp_, copy_, div_, fill_, mul_, neg_, setitem, sub_, zero_
+from minidl.ops.linalg import addmm, bmm, matmul, mm, norm, t
 from minidl.ops.reduction import amax, amin, argmax, argmin, max, mean, min, sum, var
 from minidl.ops.shape import (
     cat,
+    contiguous,
     expand,
     flatten,
     index,
@@ -94,13 +118,18 @@ from minidl.ops.shape import (
     t_reverse,
     transpose,
     unsqueeze,
+    view,
 )
+from minidl.ops.split import chunk, split
 
 __all__ = [
     "abs", "add", "amax", "amin", "argmax", "argmin", "cat", "clamp", "clone", "div", "eq", "exp", "expand",
     "flatten", "ge", "gt", "le", "log", "lt", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "ne",
     "neg", "pad", "permute", "pow", "reshape", "sqrt", "squeeze", "stack", "sub", "sum", "to", "transpose",
     "unsqueeze", "var", "where", *activation.__all__,
+    "acos", "addmm", "asin", "atan", "bmm", "ceil", "chunk", "cos", "cosh", "expm1", "floor", "log10", "log1p",
+    "log2", "mm", "norm", "reciprocal", "round", "rsqrt", "sign", "sin", "sinh", "split", "square", "t", "tan",
+    "trunc",
 ]
 
 
@@ -111,12 +140,19 @@ def _iterate(self: Tensor) -> Any:
     return (index(self, i) for i in range(self.shape[0]))
 
 
+def _format(self: Tensor, format_spec: str) -> str:
+    """``f"{loss:.4f}"``: a 0-d tensor formats as its value, as PyTorch; another only with an empty spec."""
+    if self.ndim == 0:
+        return format(self.item(), format_spec)
+    return object.__format__(self, format_spec)
+
+
 _METHODS = {
     # operators
     "__add__": add, "__radd__": add, "__sub__": sub, "__rsub__": rsub, "__mul__": mul, "__rmul__": mul,
     "__truediv__": div, "__rtruediv__": rdiv, "__neg__": neg, "__pow__": pow, "__rpow__": rpow,
     "__matmul__": matmul, "__rmatmul__": lambda self, other: matmul(other, self), "__abs__": abs,
-    "__getitem__": index, "__setitem__": setitem, "__iter__": _iterate,
+    "__getitem__": index, "__setitem__": setitem, "__iter__": _iterate, "__format__": _format,
     "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge,
     # arithmetic and activations
     "add": add, "sub": sub, "mul": mul, "div": div, "neg": neg, "pow": pow, "matmul": matmul,
@@ -124,21 +160,27 @@ _METHODS = {
     "maximum": maximum, "minimum": minimum, "eq": eq, "ne": ne, "lt": lt, "le": le, "gt": gt, "ge": ge,
     "relu": activation.relu, "sigmoid": activation.sigmoid, "tanh": activation.tanh,
     "softmax": activation.softmax, "log_softmax": activation.log_softmax, "logsumexp": activation.logsumexp,
+    "sin": sin, "cos": cos, "tan": tan, "asin": asin, "acos": acos, "atan": atan, "sinh": sinh, "cosh": cosh,
+    "log1p": log1p, "expm1": expm1, "log2": log2, "log10": log10, "reciprocal": reciprocal, "rsqrt": rsqrt,
+    "square": square, "floor": floor, "ceil": ceil, "round": round, "trunc": trunc, "sign": sign,
+    "mm": mm, "bmm": bmm, "addmm": addmm, "t": t, "norm": norm,
     # reductions
     "sum": sum, "mean": mean, "var": var, "max": max, "min": min, "amax": amax, "amin": amin,
     "argmax": argmax, "argmin": argmin,
     # shapes
-    "reshape": reshape, "view": reshape, "flatten": flatten, "permute": permute, "transpose": transpose,
-    "squeeze": squeeze, "unsqueeze": unsqueeze, "expand": expand,
+    "reshape": reshape, "view": view, "flatten": flatten, "permute": permute, "transpose": transpose,
+    "squeeze": squeeze, "unsqueeze": unsqueeze, "expand": expand, "split": split, "chunk": chunk,
     "expand_as": lambda self, other: expand(self, other.shape),
     "reshape_as": lambda self, other: reshape(self, other.shape),
-    "view_as": lambda self, other: reshape(self, other.shape),
+    "view_as": lambda self, other: view(self, other.shape),
     # conversions
-    "to": to, "clone": clone, "contiguous": lambda self: self,
+    "to": to, "clone": clone, "contiguous": contiguous,
     "cpu": lambda self: to(self, device="cpu"), "cuda": lambda self: to(self, device="cuda"),
     "float": lambda self: to(self, dtype="float32"), "double": lambda self: to(self, dtype="float64"),
-    # in place (no graph)
-    "zero_": zero_, "fill_": fill_, "copy_": copy_, "add_": add_, "mul_": mul_,
+    # in place (no graph; they bump the version counter)
+    "zero_": zero_, "fill_": fill_, "copy_": copy_, "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_,
+    "clamp_": clamp_, "clip_": clamp_, "neg_": neg_,
+    "__iadd__": add_, "__isub__": sub_, "__imul__": mul_, "__itruediv__": div_,
 }
 
 

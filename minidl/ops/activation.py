@@ -1,5 +1,5 @@
-"""Activations and normalised exponentials: relu, leaky_relu, sigmoid, tanh, softplus, gelu,
-softmax, log_softmax, logsumexp.
+"""Activations and normalised exponentials: relu, leaky_relu, elu, sigmoid, silu, tanh, softplus,
+gelu, softmax, log_softmax, logsumexp.
 
 Each is written to be numerically stable for any finite input: sigmoid never overflows,
 softplus switches to the identity past ``threshold``, and the softmax family subtracts the
@@ -13,13 +13,14 @@ import math
 from minidl import backend
 from minidl.autograd.function import Function
 from minidl.autograd.tensor import Tensor
-from minidl.ops.common import floating, normalize_dim, number
-from minidl.ops.elementwise import where
+from minidl.ops.common import floating, normalize_dim, number, require_floating
+from minidl.ops.elementwise import mul, where
 
 Array = backend.Array
 
 #: the user functions: ``minidl.ops`` (so ``minidl``) and ``minidl.functional`` import these names
-__all__ = ["gelu", "leaky_relu", "log_softmax", "logsumexp", "relu", "sigmoid", "softmax", "softplus", "tanh"]
+__all__ = ["elu", "gelu", "leaky_relu", "log_softmax", "logsumexp", "relu", "sigmoid", "silu", "softmax", "softplus",
+           "tanh"]
 
 
 def relu_reference(x: Tensor) -> Tensor:
@@ -55,6 +56,21 @@ class LeakyReLU(Function):
 
     def backward(self, gy: Array) -> Array:
         return gy * self.scale
+
+
+class ELU(Function):
+    """y = x for x > 0, else alpha (e^x - 1);  dy/dx = 1 for x > 0, else alpha e^x = y + alpha."""
+
+    alpha: float
+
+    def forward(self, x: Array) -> Array:
+        xp = backend.xp_of(x)
+        self.positive = x > 0
+        self.y = xp.where(self.positive, x, self.alpha * xp.expm1(xp.minimum(x, 0)))  # (no e^x of a large x)
+        return self.y
+
+    def backward(self, gy: Array) -> Array:
+        return gy * backend.xp_of(gy).where(self.positive, 1, self.y + self.alpha)
 
 
 def stable_sigmoid(x: Array) -> Array:
@@ -230,11 +246,24 @@ def relu(input: Tensor) -> Tensor:
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    require_floating("leaky_relu", input)
     return LeakyReLU.apply(input, negative_slope=number(negative_slope))
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x for x > 0, else alpha (e^x - 1).  (``inplace`` is accepted for PyTorch's signature; the
+    result is always a new tensor.)"""
+    return ELU.apply(floating(input), alpha=number(alpha))
 
 
 def sigmoid(input: Tensor) -> Tensor:
     return Sigmoid.apply(floating(input))
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """x sigmoid(x), the sigmoid linear unit (swish), built from its two nodes.  (``inplace`` is
+    accepted for PyTorch's signature; the result is always a new tensor.)"""
+    return mul(input, sigmoid(input))
 
 
 def tanh(input: Tensor) -> Tensor:
@@ -242,20 +271,24 @@ def tanh(input: Tensor) -> Tensor:
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    require_floating("softplus", input)
     return Softplus.apply(input, beta=number(beta), threshold=number(threshold))
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     if approximate not in ("none", "tanh"):
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    require_floating("gelu", input)
     return GELU.apply(input, approximate=approximate)
 
 
 def softmax(input: Tensor, dim: int) -> Tensor:
+    require_floating("softmax", input)
     return Softmax.apply(input, dim=normalize_dim("softmax", dim, input.ndim))
 
 
 def log_softmax(input: Tensor, dim: int) -> Tensor:
+    require_floating("log_softmax", input)
     return LogSoftmax.apply(input, dim=normalize_dim("log_softmax", dim, input.ndim))
 
 

@@ -85,6 +85,13 @@ def _number(op: str, value: Any, like: Tensor) -> Tensor:
     raise TypeError(f"{op}: unsupported operand of type {type(value).__name__}")
 
 
+def require_floating(op: str, input: Tensor) -> None:
+    """A TypeError naming ``op`` for an integer or bool input to an op that PyTorch defines for
+    floating tensors only (``mean``, ``var``, ``softmax``, ``gelu``...) instead of promoting."""
+    if not backend.is_floating(input.dtype):
+        raise TypeError(f"{op}: input dtype should be floating point, got {input.dtype}")
+
+
 def floating(input: Tensor) -> Tensor:
     """``input`` itself if it is floating, else its values as float32 (no gradient): PyTorch's
     promotion of integer/bool inputs to float-valued ops (``exp``, ``sigmoid``, ``x ** 0.5``...)."""

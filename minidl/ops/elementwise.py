@@ -1,5 +1,7 @@
 """Elementwise arithmetic: add, sub, mul, div, neg, pow, exp, log, sqrt, abs, clamp, maximum,
-minimum, where, and the comparisons (which carry no gradient).
+minimum, where; the usual functions (sin, cos, tan, asin, acos, atan, sinh, cosh, log1p, expm1,
+log2, log10, reciprocal, rsqrt, square); the step functions floor, ceil, round, trunc and sign
+(gradient zero, as PyTorch's); and the comparisons (which carry no gradient).
 
 Binary ops broadcast as NumPy/PyTorch do; the engine sums each gradient back to its input's
 shape, so ``backward`` here returns gradients of the broadcast shape.
@@ -7,12 +9,14 @@ shape, so ``backward`` here returns gradients of the broadcast shape.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from minidl import backend
 from minidl.autograd.function import Function
 from minidl.autograd.tensor import Tensor
 from minidl.ops.common import floating, number, operands, tensor_and_number
+from minidl.ops.inplace import copy_
 
 Array = backend.Array
 
@@ -251,6 +255,205 @@ class Clamp(Function):
         return gz * self.mask
 
 
+class Sin(Function):
+    """y = sin x;  dy/dx = cos x."""
+
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return backend.xp_of(x).sin(x)
+
+    def backward(self, gy: Array) -> Array:
+        return gy * backend.xp_of(gy).cos(self.x)
+
+
+class Cos(Function):
+    """y = cos x;  dy/dx = -sin x."""
+
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return backend.xp_of(x).cos(x)
+
+    def backward(self, gy: Array) -> Array:
+        return gy * -backend.xp_of(gy).sin(self.x)
+
+
+class Tan(Function):
+    """y = tan x;  dy/dx = 1 / cos^2 x = 1 + y^2."""
+
+    def forward(self, x: Array) -> Array:
+        self.y = backend.xp_of(x).tan(x)
+        return self.y
+
+    def backward(self, gy: Array) -> Array:
+        return gy * (1 + self.y * self.y)
+
+
+class Asin(Function):
+    """y = asin x (x in [-1, 1]);  dy/dx = 1 / sqrt(1 - x^2)."""
+
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return backend.xp_of(x).arcsin(x)
+
+    def backward(self, gy: Array) -> Array:
+        return gy / backend.xp_of(gy).sqrt(1 - self.x * self.x)
+
+
+class Acos(Function):
+    """y = acos x (x in [-1, 1]);  dy/dx = -1 / sqrt(1 - x^2)."""
+
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return backend.xp_of(x).arccos(x)
+
+    def backward(self, gy: Array) -> Array:
+        return -gy / backend.xp_of(gy).sqrt(1 - self.x * self.x)
+
+
+class Atan(Function):
+    """y = atan x;  dy/dx = 1 / (1 + x^2)."""
+
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return backend.xp_of(x).arctan(x)
+
+    def backward(self, gy: Array) -> Array:
+        return gy / (1 + self.x * self.x)
+
+
+class Sinh(Function):
+    """y = sinh x = (e^x - e^-x) / 2;  dy/dx = cosh x."""
+
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return backend.xp_of(x).sinh(x)
+
+    def backward(self, gy: Array) -> Array:
+        return gy * backend.xp_of(gy).cosh(self.x)
+
+
+class Cosh(Function):
+    """y = cosh x = (e^x + e^-x) / 2;  dy/dx = sinh x."""
+
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return backend.xp_of(x).cosh(x)
+
+    def backward(self, gy: Array) -> Array:
+        return gy * backend.xp_of(gy).sinh(self.x)
+
+
+class Log1p(Function):
+    """y = ln(1 + x), accurate for small x;  dy/dx = 1 / (1 + x)."""
+
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return backend.xp_of(x).log1p(x)
+
+    def backward(self, gy: Array) -> Array:
+        return gy / (1 + self.x)
+
+
+class Expm1(Function):
+    """y = e^x - 1, accurate for small x;  dy/dx = e^x = y + 1."""
+
+    def forward(self, x: Array) -> Array:
+        self.y = backend.xp_of(x).expm1(x)
+        return self.y
+
+    def backward(self, gy: Array) -> Array:
+        return gy * (self.y + 1)
+
+
+class Log2(Function):
+    """y = log2 x;  dy/dx = 1 / (x ln 2)."""
+
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return backend.xp_of(x).log2(x)
+
+    def backward(self, gy: Array) -> Array:
+        return gy / (self.x * math.log(2))
+
+
+class Log10(Function):
+    """y = log10 x;  dy/dx = 1 / (x ln 10)."""
+
+    def forward(self, x: Array) -> Array:
+        self.x = x
+        return backend.xp_of(x).log10(x)
+
+    def backward(self, gy: Array) -> Array:
+        return gy / (self.x * math.log(10))
+
+
+class Reciprocal(Function):
+    """y = 1 / x;  dy/dx = -1 / x^2 = -y^2."""
+
+    def forward(self, x: Array) -> Array:
+        self.y = backend.xp_of(x).reciprocal(x)
+        return self.y
+
+    def backward(self, gy: Array) -> Array:
+        return gy * -(self.y * self.y)
+
+
+class Rsqrt(Function):
+    """y = 1 / sqrt(x);  dy/dx = -x^(-3/2) / 2 = -y^3 / 2."""
+
+    def forward(self, x: Array) -> Array:
+        xp = backend.xp_of(x)
+        self.y = xp.reciprocal(xp.sqrt(x))
+        return self.y
+
+    def backward(self, gy: Array) -> Array:
+        return gy * (-0.5 * self.y * self.y * self.y)
+
+
+class _Step(Function):
+    """A piecewise constant function: its gradient is 0 (also at the jumps, where PyTorch puts 0 too)."""
+
+    def backward(self, gy: Array) -> Array:
+        return backend.xp_of(gy).zeros_like(gy)
+
+
+class Floor(_Step):
+    """y = the largest integer <= x;  dy/dx = 0."""
+
+    def forward(self, x: Array) -> Array:
+        return backend.xp_of(x).floor(x)
+
+
+class Ceil(_Step):
+    """y = the smallest integer >= x;  dy/dx = 0."""
+
+    def forward(self, x: Array) -> Array:
+        return backend.xp_of(x).ceil(x)
+
+
+class Round(_Step):
+    """y = x rounded to ``decimals`` decimal places, halves to even (2.5 -> 2);  dy/dx = 0."""
+
+    decimals: int
+
+    def forward(self, x: Array) -> Array:
+        return backend.xp_of(x).round(x, self.decimals)
+
+
+class Trunc(_Step):
+    """y = x with its fractional part removed (towards 0);  dy/dx = 0."""
+
+    def forward(self, x: Array) -> Array:
+        return backend.xp_of(x).trunc(x)
+
+
+class Sign(_Step):
+    """y = -1, 0 or 1 as x < 0, x = 0 or x > 0;  dy/dx = 0."""
+
+    def forward(self, x: Array) -> Array:
+        return backend.xp_of(x).sign(x)
+
+
 class _Extremum(Function):
     """Shared backward of maximum/minimum: the winner gets the gradient, ties split it in half.
 
@@ -296,49 +499,66 @@ class Where(Function):
 
 
 # -------------------------------------------------------------------------- user functions
-def add(input: Any, other: Any, alpha: float = 1) -> Tensor:
+def written(result: Tensor, out: Tensor | None) -> Tensor:
+    """``result``; or, given PyTorch's ``out=``, ``out`` overwritten with its values (and returned).
+
+    As in PyTorch, ``out=`` records no graph, so it is refused when the result requires grad; unlike
+    PyTorch, ``out`` must already have the result's shape (it is not resized).
+    """
+    if out is None:
+        return result
+    if result.requires_grad:
+        raise RuntimeError("out=... arguments don't support automatic differentiation, but one of the "
+                           "arguments requires grad")
+    if tuple(out.shape) != tuple(result.shape):
+        raise RuntimeError(f"out= tensor has shape {tuple(out.shape)} but the result has shape "
+                           f"{tuple(result.shape)}")
+    return copy_(out, result)
+
+
+def add(input: Any, other: Any, alpha: float = 1, *, out: Tensor | None = None) -> Tensor:
     """input + alpha * other."""
     scalar = tensor_and_number(input, other) or tensor_and_number(other, input)
     if scalar:
         x, c = scalar
         if isinstance(other, Tensor) and alpha != 1:  # c + alpha * x
             x = mul(x, alpha)
-        return AddScalar.apply(x, c=c * alpha if isinstance(input, Tensor) else c)
+        return written(AddScalar.apply(x, c=c * alpha if isinstance(input, Tensor) else c), out)
     a, b = operands("add", input, other)
-    return Add.apply(a, b if alpha == 1 else mul(b, alpha))
+    return written(Add.apply(a, b if alpha == 1 else mul(b, alpha)), out)
 
 
-def sub(input: Any, other: Any, alpha: float = 1) -> Tensor:
+def sub(input: Any, other: Any, alpha: float = 1, *, out: Tensor | None = None) -> Tensor:
     """input - alpha * other."""
     if scalar := tensor_and_number(input, other):
         x, c = scalar
-        return AddScalar.apply(x, c=-(c * alpha))
+        return written(AddScalar.apply(x, c=-(c * alpha)), out)
     if scalar := tensor_and_number(other, input):
         x, c = scalar
-        return RSubScalar.apply(x if alpha == 1 else mul(x, alpha), c=c)
+        return written(RSubScalar.apply(x if alpha == 1 else mul(x, alpha), c=c), out)
     a, b = operands("sub", input, other)
-    return Sub.apply(a, b if alpha == 1 else mul(b, alpha))
+    return written(Sub.apply(a, b if alpha == 1 else mul(b, alpha)), out)
 
 
-def mul(input: Any, other: Any) -> Tensor:
+def mul(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
     if scalar := tensor_and_number(input, other) or tensor_and_number(other, input):
         x, c = scalar
-        return MulScalar.apply(x, c=c)
-    return Mul.apply(*operands("mul", input, other))
+        return written(MulScalar.apply(x, c=c), out)
+    return written(Mul.apply(*operands("mul", input, other)), out)
 
 
-def div(input: Any, other: Any) -> Tensor:
+def div(input: Any, other: Any, *, out: Tensor | None = None) -> Tensor:
     """True division; integer inputs give float32 (PyTorch's true division)."""
     if scalar := tensor_and_number(input, other):
         x, c = scalar
-        return DivScalar.apply(x if backend.is_floating(x.dtype) else x.float(), c=c)
+        return written(DivScalar.apply(x if backend.is_floating(x.dtype) else x.float(), c=c), out)
     if scalar := tensor_and_number(other, input):
         x, c = scalar
-        return RDivScalar.apply(x if backend.is_floating(x.dtype) else x.float(), c=c)
+        return written(RDivScalar.apply(x if backend.is_floating(x.dtype) else x.float(), c=c), out)
     a, b = operands("div", input, other)
     if not backend.is_floating(a.dtype):
         a, b = a.float(), b.float()
-    return Div.apply(a, b)
+    return written(Div.apply(a, b), out)
 
 
 def neg(input: Tensor) -> Tensor:
@@ -366,6 +586,98 @@ def log(input: Tensor) -> Tensor:
 
 def sqrt(input: Tensor) -> Tensor:
     return Sqrt.apply(floating(input))
+
+
+def sin(input: Tensor) -> Tensor:
+    return Sin.apply(floating(input))
+
+
+def cos(input: Tensor) -> Tensor:
+    return Cos.apply(floating(input))
+
+
+def tan(input: Tensor) -> Tensor:
+    return Tan.apply(floating(input))
+
+
+def asin(input: Tensor) -> Tensor:
+    return Asin.apply(floating(input))
+
+
+def acos(input: Tensor) -> Tensor:
+    return Acos.apply(floating(input))
+
+
+def atan(input: Tensor) -> Tensor:
+    return Atan.apply(floating(input))
+
+
+def sinh(input: Tensor) -> Tensor:
+    return Sinh.apply(floating(input))
+
+
+def cosh(input: Tensor) -> Tensor:
+    return Cosh.apply(floating(input))
+
+
+def log1p(input: Tensor) -> Tensor:
+    return Log1p.apply(floating(input))
+
+
+def expm1(input: Tensor) -> Tensor:
+    return Expm1.apply(floating(input))
+
+
+def log2(input: Tensor) -> Tensor:
+    return Log2.apply(floating(input))
+
+
+def log10(input: Tensor) -> Tensor:
+    return Log10.apply(floating(input))
+
+
+def reciprocal(input: Tensor) -> Tensor:
+    return Reciprocal.apply(floating(input))
+
+
+def rsqrt(input: Tensor) -> Tensor:
+    return Rsqrt.apply(floating(input))
+
+
+def square(input: Tensor) -> Tensor:
+    """input * input (PyTorch's ``square`` is ``pow(input, 2)``, and so is this)."""
+    return PowScalar.apply(input, c=2)
+
+
+def _step(op: type[_Step], input: Tensor, **params: Any) -> Tensor:
+    """A step function of a floating tensor; an integer (or bool) tensor is already integral: a copy."""
+    if not backend.is_floating(input.dtype):
+        return Tensor(input.data.copy())
+    return op.apply(input, **params)
+
+
+def floor(input: Tensor) -> Tensor:
+    return _step(Floor, input)
+
+
+def ceil(input: Tensor) -> Tensor:
+    return _step(Ceil, input)
+
+
+def round(input: Tensor, decimals: int = 0) -> Tensor:  # noqa: A001 - PyTorch's name
+    """Round to the nearest integer (or to ``decimals`` places), halves to even as PyTorch."""
+    return _step(Round, input, decimals=int(decimals))
+
+
+def trunc(input: Tensor) -> Tensor:
+    return _step(Trunc, input)
+
+
+def sign(input: Tensor) -> Tensor:
+    """-1, 0 or 1 for each element (an integer tensor keeps its dtype)."""
+    if backend.is_floating(input.dtype):
+        return Sign.apply(input)
+    return Tensor(backend.xp_of(input.data).sign(input.data))
 
 
 def abs(input: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from minidl import backend
 from minidl.autograd.function import Function
 from minidl.autograd.tensor import Tensor
-from minidl.ops.common import normalize_dim, normalize_dims
+from minidl.ops.common import normalize_dim, normalize_dims, require_floating
 
 Array = backend.Array
 
@@ -149,8 +149,7 @@ def sum(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noq
 
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:
     """Mean over ``dim``; needs a floating tensor (as PyTorch)."""
-    if not backend.is_floating(input.dtype):
-        raise TypeError(f"mean: input dtype should be floating point, got {input.dtype}")
+    require_floating("mean", input)
     return Mean.apply(input, dim=normalize_dims("mean", dim, input.ndim), keepdim=keepdim)
 
 
@@ -158,6 +157,7 @@ def var(input: Tensor, dim: Any = None, *, correction: int = 1, keepdim: bool = 
         unbiased: bool | None = None) -> Tensor:
     """Variance with Bessel's ``correction`` (1 = unbiased, 0 = population); ``unbiased`` is the
     older spelling (True -> correction 1, False -> 0)."""
+    require_floating("var", input)
     if unbiased is not None:
         correction = 1 if unbiased else 0
     return Var.apply(input, dim=normalize_dims("var", dim, input.ndim), keepdim=keepdim,

@@ -1,8 +1,14 @@
-"""Ops that move values without changing them: reshape, transpose, permute, squeeze, unsqueeze,
-expand, flatten, indexing, cat, stack, pad.
+"""Ops that move values without changing them: reshape, view, transpose, permute, squeeze,
+unsqueeze, expand, flatten, indexing, cat, stack, pad, contiguous.
 
 Their backward moves the gradient back the same way: a reshape is undone by a reshape, a
 transpose by the inverse transpose, indexing by scattering into zeros.
+
+Views, as in PyTorch: ``view``, ``transpose``/``permute``/``.T``, ``squeeze``/``unsqueeze``,
+``expand``, basic indexing (``x[0]``, ``x[:, 1:]``) and ``reshape`` where it can avoid a copy
+return a tensor that shares the input's memory (and version counter): writing through one is
+seen by the other.  ``view`` refuses the layouts where it would have to copy; ``reshape`` then
+copies, and ``contiguous`` makes a row-major copy of a tensor that is not.
 """
 
 from __future__ import annotations
@@ -11,9 +17,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from minidl import backend
-from minidl.autograd.function import Function
+from minidl.autograd.function import Function, shares_memory
 from minidl.autograd.tensor import Tensor
 from minidl.ops.common import normalize_dim, number
+from minidl.ops.convert import Clone
 
 Array = backend.Array
 
@@ -150,17 +157,47 @@ def _shape_arg(shape: Sequence[Any]) -> tuple[int, ...]:
     return tuple(int(n) for n in shape)
 
 
-def reshape(input: Tensor, *shape: Any) -> Tensor:
-    """The same elements in a new shape; one dimension may be -1 (inferred)."""
+def _new_shape(op: str, input: Tensor, shape: Sequence[Any]) -> tuple[int, ...]:
+    """The shape argument of ``reshape``/``view``, checked to hold the input's elements."""
     shape = _shape_arg(shape)
     known = 1
     for n in shape:
         known *= n if n != -1 else 1
     if shape.count(-1) > 1 or (-1 not in shape and known != input.numel()) or \
             (-1 in shape and (known == 0 or input.numel() % known)):
-        raise RuntimeError(f"reshape: shape {list(shape)} is invalid for input of size {input.numel()} "
+        raise RuntimeError(f"{op}: shape {list(shape)} is invalid for input of size {input.numel()} "
                            f"(shape {tuple(input.shape)})")
+    return shape
+
+
+def reshape(input: Tensor, *shape: Any) -> Tensor:
+    """The same elements in a new shape; one dimension may be -1 (inferred).  A view of the
+    input's memory when its layout allows, else a copy."""
+    return Reshape.apply(input, shape=_new_shape("reshape", input, shape))
+
+
+def view(input: Tensor, *shape: Any) -> Tensor:
+    """:func:`reshape` that never copies: the result always shares the input's memory.
+
+    Possible when the new shape can be walked with strides over the input's memory (always for a
+    contiguous input); otherwise PyTorch's error, e.g. for ``x.t().view(-1)``.
+    """
+    shape = _new_shape("view", input, shape)
+    if input.numel() and not shares_memory(input.data.reshape(shape), input.data):
+        raise RuntimeError(f"view: view size is not compatible with input tensor's size and stride (at least one "
+                           f"dimension spans across two contiguous subspaces): shape {tuple(input.shape)}, strides "
+                           f"{_strides(input)}, new shape {list(shape)}. Use .reshape(...) instead.")
     return Reshape.apply(input, shape=shape)
+
+
+def _strides(input: Tensor) -> tuple[int, ...]:
+    """The strides in elements (PyTorch's unit), not bytes."""
+    return tuple(s // input.data.itemsize for s in input.data.strides)
+
+
+def contiguous(input: Tensor) -> Tensor:
+    """``input`` itself when it is contiguous (row-major, no gaps), else a row-major copy."""
+    return input if input.is_contiguous() else Clone.apply(input)
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:

@@ -91,6 +91,7 @@ class LBFGS(Optimizer):
         offset = 0
         for p in self._params:
             p.data += step_size * update[offset:offset + p.numel()].reshape(p.shape)
+            p._version_counter.bump()
             offset += p.numel()
 
     def _directional_evaluate(self, closure: Callable[[], Any], x: list[Array], t: Any,
@@ -101,6 +102,7 @@ class LBFGS(Optimizer):
         flat_grad = self._flat_grad()
         for p, saved in zip(self._params, x):
             p.data[...] = saved
+            p._version_counter.bump()
         return loss, flat_grad
 
     # ------------------------------------------------------------------------------ step

@@ -150,6 +150,7 @@ class Optimizer:
                     self._check_grad(p)
                     _follow_parameter(p, self.state[p])
                     update(p, self.state[p], group)
+                    p._version_counter.bump()  # an in-place edit: a graph that saved p can no longer backward
         return loss
 
     def _check_grad(self, p: Tensor) -> None:
