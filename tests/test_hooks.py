@@ -184,3 +184,78 @@ def test_grad_refuses_double_backward_clearly() -> None:
     w = minidl.ones(3, requires_grad=True)
     with pytest.raises(NotImplementedError, match="create_graph"):
         minidl.autograd.grad((w * w).sum(), w, create_graph=True)
+
+
+# ------------------------------------------------------------------------------ review cases
+def test_a_leaf_hook_sees_the_total_gradient_once_as_in_pytorch() -> None:
+    """x * x reaches x twice: the hook runs once, on the sum (a non-linear hook shows the difference)."""
+    seen: dict[str, list[Any]] = {"minidl": [], "torch": []}
+    for lib in (minidl, torch):
+        x = leaves(lib, [np.array([1.0, -2.0])])[0]
+        x.register_hook(lambda g, lib=lib: seen[lib.__name__].append(to_np(g).tolist()) or g.sign())
+        (x * x * 3).sum().backward()
+        seen[lib.__name__].append(to_np(x.grad).tolist())
+    assert seen["minidl"] == seen["torch"] == [[6.0, -12.0], [1.0, -1.0]]
+
+
+def test_a_custom_backward_returning_one_array_for_two_inputs_gives_right_grads() -> None:
+    class Twice(minidl.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, a: Any, b: Any) -> Any:
+            return (a + b) * 2
+
+        @staticmethod
+        def backward(ctx: Any, g: Any) -> Any:
+            h = g * 2
+            return h, h
+
+    a, b = leaves(minidl, [np.ones(2), np.ones(2)])
+    Twice.apply(a, b).sum().backward()
+    Twice.apply(a, b).sum().backward()
+    np.testing.assert_array_equal(to_np(a.grad), [4, 4])
+    np.testing.assert_array_equal(to_np(b.grad), [4, 4])
+
+
+def test_module_hooks_fire_on_every_backward_of_a_retained_graph() -> None:
+    counts = {}
+    for lib in (minidl, torch):
+        layer, calls = lib.nn.Linear(3, 2), []
+        layer.register_full_backward_hook(lambda *args, calls=calls: calls.append(1))
+        y = layer(lib.ones(4, 3, requires_grad=True)).sum()
+        y.backward(retain_graph=True)
+        y.backward()
+        counts[lib.__name__] = len(calls)
+    assert counts["minidl"] == counts["torch"] == 2
+
+
+def test_grad_runs_only_the_part_of_the_graph_it_needs() -> None:
+    """grad w.r.t. an intermediate h leaves the graph below h intact, so a later backward works."""
+    results = {}
+    for lib in (minidl, torch):
+        x = leaves(lib, [np.array([1.0, 2.0])])[0]
+        h = x * 2
+        z = (h * 4).sum()
+        (gh,) = lib.autograd.grad((h * h).sum(), [h])
+        z.backward()
+        results[lib.__name__] = (to_np(gh).tolist(), to_np(x.grad).tolist())
+    assert results["minidl"] == results["torch"]
+
+
+def test_a_custom_function_sees_in_place_edits_of_what_it_saved() -> None:
+    for lib in (minidl, torch):
+        class Mul(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx: Any, x: Any, w: Any) -> Any:
+                ctx.save_for_backward(x)
+                return x * w
+
+            @staticmethod
+            def backward(ctx: Any, g: Any) -> Any:
+                (x,) = ctx.saved_tensors
+                return None, g * x
+
+        x, w = lib.ones(3, dtype=lib.float64), lib.ones(3, dtype=lib.float64, requires_grad=True)
+        y = Mul.apply(x, w)
+        x.add_(1)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()

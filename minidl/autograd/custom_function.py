@@ -123,9 +123,20 @@ def _record(cls: type[Function], ctx: FunctionCtx, inputs: tuple[Tensor | None, 
     node.like = [o.data if isinstance(o, Tensor) else None for o in outputs]
     node.inputs = inputs
     node.needs_input_grad = ctx.needs_input_grad
+    node.saved_versions = _saved_versions(ctx.saved_tensors, inputs)
     out = Tensor(output.data, requires_grad=True)
+    out._version_counter = output._version_counter  # the same memory: an edit of either is seen
     out.grad_fn = node
     return out
+
+
+def _saved_versions(saved: tuple[Tensor | None, ...], inputs: tuple[Tensor | None, ...]
+                    ) -> tuple[tuple[int, Any, int, tuple[int, ...], Any], ...]:
+    """What ``ctx.save_for_backward`` kept, with its versions now (``Function.saved_versions``):
+    indexed as the input it is, else as the output (``len(inputs)``)."""
+    def index(t: Tensor) -> int:
+        return next((k for k, x in enumerate(inputs) if x is t), len(inputs))
+    return tuple((index(t), t._version_counter, t._version, t.shape, t.dtype) for t in saved if t is not None)
 
 
 class CustomFunctionBackward(function.Function):

@@ -35,29 +35,35 @@ def backward(root: Any, gradient: Array, retain_graph: bool = False) -> None:
     grads = Gradients()
     if root.grad_fn is None:
         grads.to_leaf(root, gradient, shared=True)
-        return
-    grads[root.grad_fn] = gradient
-    _run(grads, [root.grad_fn], retain_graph)
+    else:
+        grads[root.grad_fn] = gradient
+        _run(grads, topological_order(root.grad_fn), retain_graph)
+    grads.finish()
 
 
 def grad(outputs: list[Any], gradients: list[Array], inputs: list[Any], retain_graph: bool = False
          ) -> list[Array | None]:
     """sum_k d(outputs[k])/d(x) . gradients[k] for every x in ``inputs`` (None where x is not
-    reached), returned instead of accumulated: no ``.grad`` changes."""
+    reached), returned instead of accumulated: no ``.grad`` changes.  Only the nodes on a path
+    to an input run (and are freed), as in PyTorch: the rest of the graph stays usable."""
     grads = Captured(inputs)
     for out, g in zip(outputs, gradients):
         if out.grad_fn is None:
             grads.to_leaf(out, g, shared=True)
         else:
             grads.add(out.grad_fn, g)
-    _run(grads, [out.grad_fn for out in outputs if out.grad_fn is not None], retain_graph)
+    order = topological_order(*(out.grad_fn for out in outputs if out.grad_fn is not None))
+    _run(grads, order, retain_graph, needed=_leading_to(order, inputs))
+    grads.finish()
     return [grads.found.get(id(x)) for x in inputs]
 
 
-def _run(grads: Gradients, roots: list[Any], retain_graph: bool) -> None:
-    """Visit every node reachable from ``roots`` in topological order, passing gradients on."""
-    for fn in topological_order(*roots):
-        if fn.inputs is None:
+def _run(grads: Gradients, order: list[Any], retain_graph: bool, needed: set[Any] | None = None) -> None:
+    """Visit the nodes in topological ``order``, passing gradients on; with ``needed``, only those
+    nodes run their backward (the others just receive their gradient)."""
+    for fn in order:
+        runs = needed is None or fn in needed
+        if runs and fn.inputs is None:
             raise RuntimeError(
                 f"Trying to backward through the graph a second time ({fn.name} was already freed). "
                 "Specify retain_graph=True on the first backward if you need to backward twice.")
@@ -65,15 +71,32 @@ def _run(grads: Gradients, roots: list[Any], retain_graph: bool) -> None:
         if gy is not None:  # None: every consumer returned None for it, a zero gradient (as PyTorch)
             gy = run_hooks(fn._backward_hooks, gy)
             grads.at_node(fn, gy)
-            _propagate(fn, gy, grads)
-        if not retain_graph:
+            if runs:
+                _propagate(fn, gy, grads)
+        if runs and not retain_graph:
             fn.release()
+
+
+def _leading_to(order: list[Any], inputs: list[Any]) -> set[Any]:
+    """The nodes of ``order`` whose backward reaches one of ``inputs`` (a leaf, or a node's output)."""
+    needed: set[Any] = set()
+    for fn in reversed(order):  # the inputs' side first
+        for t in fn.inputs or ():
+            if t is not None and (any(t is x for x in inputs) or t.grad_fn in needed):
+                needed.add(fn)
+                break
+    return needed
 
 
 class Gradients(dict):
     """The gradients in flight, ``{node: d(root)/d(node's output)}``, and where the complete
-    gradient of a tensor goes: a leaf's into its ``.grad`` (after its hooks), a non-leaf's into
-    its ``.grad`` only if it asked with ``retain_grad()``."""
+    gradient of a tensor goes: a leaf's into its ``.grad``, a non-leaf's into its ``.grad`` only if
+    it asked with ``retain_grad()``.  A leaf with hooks first has its contributions summed, and its
+    hooks see the total once, at the end of the pass (``finish``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hooked_leaves: dict[int, tuple[Any, Array]] = {}
 
     def add(self, fn: Any, g: Array) -> None:
         """One more contribution to the gradient of ``fn``'s output."""
@@ -81,13 +104,24 @@ class Gradients(dict):
 
     def to_leaf(self, t: Any, g: Array, shared: bool) -> None:
         if t._backward_hooks:
-            g, shared = run_hooks(t._backward_hooks, g), True
-        t._accumulate_grad(g, shared=shared)
+            self.add_to_leaf(t, g)
+        else:
+            t._accumulate_grad(g, shared=shared)
+
+    def add_to_leaf(self, t: Any, g: Array) -> None:
+        """One more contribution to leaf ``t``'s gradient, summed until ``finish``."""
+        key = id(t)
+        self.hooked_leaves[key] = (t, self.hooked_leaves[key][1] + g if key in self.hooked_leaves else g)
 
     def at_node(self, fn: Any, gy: Array) -> None:
         output = fn.retained_output() if fn.retained_output is not None else None
         if output is not None:
             output._accumulate_grad(gy, shared=True)
+
+    def finish(self) -> None:
+        """The summed gradients of the leaves with hooks: through their hooks, into ``.grad``."""
+        for t, g in self.hooked_leaves.values():
+            t._accumulate_grad(run_hooks(t._backward_hooks, g), shared=True)
 
 
 class Captured(Gradients):
@@ -100,13 +134,16 @@ class Captured(Gradients):
 
     def to_leaf(self, t: Any, g: Array, shared: bool) -> None:
         if any(t is x for x in self.inputs):
-            g = run_hooks(t._backward_hooks, g)
-            self.found[id(t)] = self.found[id(t)] + g if id(t) in self.found else g.copy()
+            self.add_to_leaf(t, g)
 
     def at_node(self, fn: Any, gy: Array) -> None:
         for x in self.inputs:
             if x.grad_fn is fn:
                 self.found[id(x)] = gy.copy()
+
+    def finish(self) -> None:
+        for t, g in self.hooked_leaves.values():
+            self.found[id(t)] = run_hooks(t._backward_hooks, g).copy()
 
 
 def run_hooks(hooks: dict[int, Any] | None, g: Array) -> Array:
@@ -150,21 +187,23 @@ def _propagate(fn: Any, gy: Array, grads: Gradients) -> None:
     if len(input_grads) != len(fn.inputs):
         raise RuntimeError(f"{fn.name}: backward returned {len(input_grads)} gradients "
                            f"for {len(fn.inputs)} inputs")
-    for t, needed, gx in zip(fn.inputs, fn.needs_input_grad, input_grads):
+    for i, (t, needed, gx) in enumerate(zip(fn.inputs, fn.needs_input_grad, input_grads)):
         if not needed or gx is None:
             continue
         gx = reduce_to_shape(gx, t, fn.name)
         if t.grad_fn is None:
-            grads.to_leaf(t, gx, shared=not _owned(gx, gy))
+            grads.to_leaf(t, gx, shared=not _owned(gx, gy, input_grads[:i] + input_grads[i + 1:]))
         else:
             grads.add(t.grad_fn, gx)
 
 
-def _owned(grad: Array, gy: Array) -> bool:
+def _owned(grad: Array, gy: Array, others: tuple[Array | None, ...]) -> bool:
     """Whether a leaf may keep ``grad`` as its ``.grad`` without a copy: a compact array (not a
-    read-only broadcast view) that shares no memory with the upstream gradient ``gy``."""
+    read-only broadcast view) that shares no memory with the upstream gradient ``gy`` or with the
+    ``others`` gradients the same ``backward`` returned (a later in-place ``+=`` would change them too)."""
     compact = grad.flags.c_contiguous or grad.flags.f_contiguous
-    return compact and not backend.xp_of(grad).may_share_memory(grad, gy)
+    xp = backend.xp_of(grad)
+    return compact and not any(g is not None and xp.may_share_memory(grad, g) for g in (gy, *others))
 
 
 def reduce_to_shape(grad: Array, t: Any, op: str) -> Array:

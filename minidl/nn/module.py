@@ -438,15 +438,18 @@ class _BackwardHooks:
     requires grad passes through an identity node (``view_as``) carrying a tensor hook, so the
     engine hands over ``grad_output`` (at the output nodes, visited first) and then ``grad_input``.
 
-    The module hooks run once every watched tensor of a side has its gradient.  A replacement
-    returned by a hook applies to the tensor whose gradient completed that side: the only one for
-    a module with one tensor input (every layer here); with several, replacing is refused.
+    The module hooks run once every watched tensor of a side has its gradient (then the side is
+    reset, so a second backward through a retained graph runs them again).  A replacement returned
+    by a hook applies to the tensor whose gradient completed that side: the only one for a module
+    with one tensor input (every layer here); with several, replacing is refused.  An output that
+    gets no gradient (unused by the loss) keeps the hooks from running.
     """
 
     def __init__(self, module: Module) -> None:
         self.module = module
         self.grad_inputs: list[Tensor | None] = []
         self.grad_outputs: list[Tensor | None] = []
+        self.n_inputs = self.n_outputs = 0  # watched tensors on each side
         self.inputs_waiting = self.outputs_waiting = 0
 
     def watch_inputs(self, args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -463,9 +466,9 @@ class _BackwardHooks:
         if not (isinstance(x, Tensor) and x.requires_grad):
             return x
         if on_grad == self._input_grad:
-            self.inputs_waiting += 1
+            self.n_inputs = self.inputs_waiting = self.n_inputs + 1
         else:
-            self.outputs_waiting += 1
+            self.n_outputs = self.outputs_waiting = self.n_outputs + 1
         alias = x.view_as(x)
         alias.register_hook(lambda grad: on_grad(i, grad))
         return alias
@@ -475,18 +478,21 @@ class _BackwardHooks:
         self.outputs_waiting -= 1
         if self.outputs_waiting:
             return grad
+        self.outputs_waiting = self.n_outputs  # ready for the next backward
         for hook in list(self.module._backward_pre_hooks.values()):
             self.grad_outputs = self._replaced(hook(self.module, tuple(self.grad_outputs)), self.grad_outputs,
                                                "grad_output")
-        if not self.inputs_waiting:  # no input requires grad: PyTorch calls the hooks now, with Nones
+        if not self.n_inputs:  # no input requires grad: PyTorch calls the hooks now, with Nones
             self._run_hooks()
         return self.grad_outputs[i]
 
     def _input_grad(self, i: int, grad: Tensor) -> Tensor:
         self.grad_inputs[i] = grad
         self.inputs_waiting -= 1
-        if not self.inputs_waiting:
-            self._run_hooks()
+        if self.inputs_waiting:
+            return grad
+        self.inputs_waiting = self.n_inputs  # ready for the next backward
+        self._run_hooks()
         return self.grad_inputs[i]
 
     def _run_hooks(self) -> None:
