@@ -42,7 +42,7 @@ def to_np(t: Any) -> np.ndarray:
         return backend.to_numpy(t.detach().data)
     if isinstance(t, torch.Tensor):
         return t.detach().numpy()
-    return np.asarray(t)
+    return backend.to_numpy(t) if hasattr(t, "__cuda_array_interface__") or hasattr(t, "get") else np.asarray(t)
 
 
 def rel_err(a: Any, b: Any) -> float:

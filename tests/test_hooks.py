@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import minidl
-from tests.helpers import assert_close, md, th, to_np
+from tests.helpers import DEVICE, assert_close, md, th, to_np
 
 F64 = np.float64
 
@@ -80,7 +80,7 @@ def test_hook_errors_are_clear() -> None:
 
 # ------------------------------------------------------------------------------ module hooks
 def twin_models() -> tuple[minidl.nn.Module, torch.nn.Module]:
-    m = minidl.nn.Sequential(minidl.nn.Linear(5, 4), minidl.nn.Tanh(), minidl.nn.Linear(4, 2)).double()
+    m = minidl.nn.Sequential(minidl.nn.Linear(5, 4), minidl.nn.Tanh(), minidl.nn.Linear(4, 2)).double().to(DEVICE)
     t = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2)).double()
     with torch.no_grad():
         for (_, mp), (_, tp) in zip(m.named_parameters(), t.named_parameters()):

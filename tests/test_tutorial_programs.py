@@ -22,6 +22,7 @@ save/load) are not included.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -89,7 +90,12 @@ def as_torch(source: str) -> str:
 
 def run(source: str, path: Path) -> str:
     path.write_text(source)
-    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=600, cwd=path.parent)
+    # PyTorch here is a CPU build, so both libraries run the tutorial on the CPU: no CuPy stand-in in the child
+    env = {k: v for k, v in os.environ.items() if k != "MINIDL_FAKE_CUPY"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in env.get("PYTHONPATH", "").split(os.pathsep)
+                                        if p and "fake_cupy" not in p)
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=600, cwd=path.parent,
+                          env=env)
     assert done.returncode == 0, f"{path.name} failed:\n{done.stderr[-3000:]}"
     return done.stdout
 
