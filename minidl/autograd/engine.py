@@ -69,7 +69,8 @@ def _run(grads: Gradients, order: list[Any], retain_graph: bool, needed: set[Any
                 "Specify retain_graph=True on the first backward if you need to backward twice.")
         gy = grads.pop(fn, None)
         if gy is not None:  # None: every consumer returned None for it, a zero gradient (as PyTorch)
-            gy = run_hooks(fn._backward_hooks, gy)
+            if fn._backward_hooks:  # rare: no per-node work when nobody hooked this tensor
+                gy = run_hooks(fn._backward_hooks, gy)
             grads.at_node(fn, gy)
             if runs:
                 _propagate(fn, gy, grads)
