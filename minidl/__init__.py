@@ -47,18 +47,7 @@ from minidl.autograd import (
     zeros_like,
 )
 from minidl.autograd.function import Function  # the primitives' base (minidl.autograd.Function takes both forms)
-from minidl.backend import (
-    Size,
-    bool_,
-    device,
-    float32,
-    float64,
-    get_default_device,
-    int32,
-    int64,
-    set_default_device,
-    uint8,
-)
+from minidl.backend import Size, device, dtype, get_default_device, set_default_device
 from minidl.ops import *  # noqa: F403 - the PyTorch-style top-level functions (minidl.exp, minidl.cat, ...)
 from minidl.ops import __all__ as _ops_all
 from minidl.serialization import SerializationError, load, save
@@ -66,9 +55,12 @@ from minidl.speed import get_num_threads, set_num_threads
 
 speed.apply()  # the process-wide speed settings, each with its measured effect: see minidl/speed.py
 
-float = float32  # noqa: A001 - PyTorch's aliases: minidl.float is float32, minidl.double is float64
-double = float64
-long = int64
+# The dtypes, as torch's: they print as ``minidl.float32`` and NumPy accepts them as dtypes.
+float32, float64, float16 = dtype("float32"), dtype("float64"), dtype("float16")
+int64, int32, int16, int8, uint8 = dtype("int64"), dtype("int32"), dtype("int16"), dtype("int8"), dtype("uint8")
+bool = bool_ = dtype("bool")  # noqa: A001 - PyTorch's name
+float = float32  # noqa: A001 - PyTorch's aliases: minidl.float is float32, minidl.double is float64, ...
+double, half, long, int, short = float64, float16, int64, int32, int16  # noqa: A001
 
 __version__ = "0.1.0"
 __all__ = [
@@ -80,4 +72,5 @@ __all__ = [
     "set_num_threads", "set_rng_state", "tensor", "uint8", "utils", "zeros", "zeros_like", *_ops_all,
     "DoubleTensor", "FloatTensor", "LongTensor", "Size", "accelerator", "device", "empty", "empty_like", "eye",
     "get_default_device", "linspace", "logspace", "normal", "randint", "randperm", "set_default_device",
+    "bool", "dtype", "float16", "half", "int", "int8", "int16", "short",
 ]

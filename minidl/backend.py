@@ -37,6 +37,8 @@ except ImportError:  # pragma: no cover - depends on the machine
     cupy = cupyx = None
 
 Array = Any  # a numpy.ndarray or a cupy.ndarray
+# What a Tensor wraps as it is: arrays of either module (a NumPy scalar becomes a 0-d array).
+ARRAY_TYPES: tuple[type, ...] = (numpy.ndarray, numpy.generic) + ((cupy.ndarray,) if cupy is not None else ())
 
 
 class Size(tuple):
@@ -183,6 +185,72 @@ def as_dtype(dtype: Any) -> numpy.dtype | None:
             raise TypeError(f"unknown dtype {dtype!r}; expected one of {sorted(_DTYPE_NAMES)}")
         dtype = _DTYPE_NAMES[dtype]
     return numpy.dtype(dtype)
+
+
+class dtype:  # noqa: N801 - PyTorch's name
+    """A tensor's element type, as ``torch.dtype``: ``minidl.float32`` prints as itself.
+
+    One object per NumPy dtype (so ``t.dtype is minidl.float32`` works), equal to that NumPy
+    dtype and hashing like it, and accepted by NumPy and CuPy wherever they take a dtype (they
+    read its ``.dtype``, the NumPy dtype; minidl's internals use NumPy dtypes directly).
+    """
+
+    __slots__ = ("dtype",)
+
+    def __new__(cls, dtype: Any) -> dtype:
+        np_dtype = numpy.dtype(dtype)
+        found = DTYPES.get(np_dtype)
+        if found is None:
+            found = DTYPES[np_dtype] = super().__new__(cls)
+            found.dtype = np_dtype
+        return found
+
+    def __eq__(self, other: object) -> bool:
+        return self is other if isinstance(other, dtype) else self.dtype == other
+
+    def __hash__(self) -> int:
+        return hash(self.dtype)
+
+    def __repr__(self) -> str:
+        return f"minidl.{self.dtype.name}"
+
+    def __getattr__(self, name: str) -> Any:  # kind, char, type, ...: NumPy's
+        return getattr(self.dtype, name)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return dtype, (self.dtype.name,)
+
+    @property
+    def is_floating_point(self) -> bool:
+        return self.dtype.kind == "f"
+
+    @property
+    def is_complex(self) -> bool:
+        return self.dtype.kind == "c"
+
+    @property
+    def is_signed(self) -> bool:
+        return self.dtype.kind in "fic"
+
+    @property
+    def itemsize(self) -> int:
+        return self.dtype.itemsize
+
+
+#: NumPy dtype -> its minidl dtype (``Tensor.dtype`` looks here first: one dict lookup)
+DTYPES: dict[numpy.dtype, dtype] = {}
+
+
+def kind(dtype: Any) -> int:
+    """PyTorch's dtype categories in their order: 0 for bool, 1 for integers, 2 for floating."""
+    return 0 if dtype == bool_ else 2 if is_floating(dtype) else 1
+
+
+def promote_types(a: Any, b: Any) -> dtype:
+    """``torch.promote_types``: the higher kind wins (int64 with float32 gives float32, where
+    NumPy would give float64); within a kind, the wider dtype."""
+    ka, kb = kind(a), kind(b)
+    return dtype(numpy.promote_types(a, b) if ka == kb else a if ka > kb else b)
 
 
 def is_floating(dtype: numpy.dtype) -> bool:

@@ -328,10 +328,10 @@ class profile:  # noqa: N801 - PyTorch's name
 
     def _track_forward(self, out: Tensor, inputs: tuple[Tensor | None, ...]) -> None:
         """Count the output and what the node saved for backward, except its inputs."""
-        self.memory.track(out.data)
+        self.memory.track(out.array)
         if out.grad_fn is None:
             return
-        own_inputs = {id(_owner(t.data)) for t in inputs if t is not None}
+        own_inputs = {id(_owner(t.array)) for t in inputs if t is not None}
         for value in vars(out.grad_fn).values():
             if _is_array(value) and id(_owner(value)) not in own_inputs:
                 self.memory.track(value)
@@ -341,7 +341,7 @@ class profile:  # noqa: N801 - PyTorch's name
         self.memory.track(gy)
         for t in fn.inputs or ():
             if t is not None and t.grad_fn is None and t.grad is not None:
-                self.memory.track(t.grad.data)
+                self.memory.track(t.grad.array)
 
 
 class record_function(contextlib.ContextDecorator):  # noqa: N801 - PyTorch's name

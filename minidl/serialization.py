@@ -82,7 +82,7 @@ class _Encoder:
 
     def tensor(self, t: Tensor) -> dict[str, Any]:
         if id(t) not in self.entries:
-            array = backend.to_numpy(t.data)
+            array = backend.to_numpy(t.array)
             entry = f"t{len(self.arrays)}"
             self.arrays[entry] = array
             self.entries[id(t)] = {"type": "tensor", "entry": entry, "dtype": str(array.dtype),
@@ -153,7 +153,7 @@ class _Decoder:
                 raise self.fail(f"entry {entry!r} was saved from a CUDA device, but CUDA is not available "
                                 "here; load it with map_location='cpu'")
             device = backend.normalize_device(device)
-            self.tensors[entry] = Tensor(backend.to_device(array, device), bool(node["requires_grad"]))
+            self.tensors[entry] = Tensor(backend.to_device(array, device), requires_grad=bool(node["requires_grad"]))
         return self.tensors[entry]
 
 

@@ -52,9 +52,9 @@ def _nodes(root: Tensor) -> Iterator[tuple[Any, list[Tensor]]]:
 
 
 def _tensor_label(t: Tensor, name: str | None) -> str:
-    lines = ([name] if name else []) + [f"{tuple(t.shape)} {t.dtype}"]
+    lines = ([name] if name else []) + [f"{tuple(t.shape)} {t.dtype.name}"]
     if t.grad is not None:
-        grad = backend.to_numpy(t.grad.data).astype("float64")
+        grad = backend.to_numpy(t.grad.array).astype("float64")
         lines.append(f"|grad| = {math.sqrt(float((grad * grad).sum())):.3g}")
     return "\\n".join(lines)
 

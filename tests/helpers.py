@@ -39,7 +39,7 @@ def th(array: np.ndarray, requires_grad: bool = False) -> torch.Tensor:
 def to_np(t: Any) -> np.ndarray:
     """NumPy values of a minidl tensor, a torch tensor or an array."""
     if isinstance(t, minidl.Tensor):
-        return backend.to_numpy(t.detach().data)
+        return backend.to_numpy(t.detach().array)
     if isinstance(t, torch.Tensor):
         return t.detach().numpy()
     return backend.to_numpy(t) if hasattr(t, "__cuda_array_interface__") or hasattr(t, "get") else np.asarray(t)

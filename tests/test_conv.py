@@ -141,7 +141,7 @@ def _x(*shape: int, dtype: Any = np.float64) -> minidl.Tensor:
     (lambda: F.conv2d(_x(1, 1, 5, 5), _x(1, 1, 3, 3), stride=(1, 2, 3)), ValueError, "tuple of 2 ints"),
     (lambda: F.conv1d(_x(2, 3, 5), _x(4, 3, 3), stride=0), ValueError, "stride must be >= 1"),
     (lambda: F.conv1d(_x(2, 3, 5), _x(4, 3, 3), _x(3)), RuntimeError, r"bias of shape \(4,\)"),
-    (lambda: F.conv1d(_x(2, 3, 5, dtype=np.float32), _x(4, 3, 3)), TypeError, "weight has dtype float64"),
+    (lambda: F.conv1d(_x(2, 3, 5, dtype=np.float32), _x(4, 3, 3)), TypeError, "weight has dtype minidl.float64"),
     (lambda: F.conv1d(_x(2, 3, 5, dtype=np.int64), _x(4, 3, 3)), TypeError, "floating point"),
 ])
 def test_conv_errors(make: Any, error: type, match: str) -> None:

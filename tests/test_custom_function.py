@@ -231,7 +231,7 @@ def test_retain_graph_runs_backward_twice() -> None:
     y = MD.LegendrePolynomial3.apply(x).sum()
     y.backward(retain_graph=True)
     y.backward()
-    assert np.allclose(x.grad.data, 2 * 1.5 * (5 * x.data ** 2 - 1))
+    assert np.allclose(x.grad.array, 2 * 1.5 * (5 * x.array ** 2 - 1))
 
 
 def test_wrong_number_of_gradients_is_an_error() -> None:

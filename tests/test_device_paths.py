@@ -68,7 +68,7 @@ def test_indices_from_the_other_device_are_moved():
 
 def test_full_takes_a_device_scalar():
     scalar = md(np.array(2.5, np.float64))
-    filled = minidl.full((2,), scalar.data, device=DEVICE)
+    filled = minidl.full((2,), scalar.array, device=DEVICE)
     assert filled.dtype == np.float32 and to_np(filled).tolist() == [2.5, 2.5]
     assert minidl.full((1,), scalar, device=OTHER).device == OTHER
     assert minidl.full((1,), np.int32(3)).dtype == np.int32

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from helpers import md, rng, to_np
+from helpers import md, rng, th, to_np
 
 import minidl
 
@@ -118,5 +118,101 @@ def test_integer_inputs_follow_torch_promotion(name: str) -> None:
     """Integer and bool inputs give torch's dtype: float32 for float-valued ops, never float64."""
     a = np.arange(1, 5)
     got, expected = INTEGER_OPS[name](md(a), minidl), INTEGER_OPS[name](torch.tensor(a), torch)
-    assert str(got.dtype) == str(expected.dtype).replace("torch.", "")
+    assert str(got.dtype) == str(expected.dtype).replace("torch.", "minidl.")
     np.testing.assert_allclose(to_np(got), to_np(expected), rtol=1e-6)
+
+
+# ------------------------------------------------------------------------ promotion of two tensors
+#: (dtype a, dtype b): float widths, int with float, int widths, bool with int and float, unsigned with signed
+PAIRS = [("float32", "float64"), ("int64", "float32"), ("int32", "int64"), ("bool", "int64"),
+         ("bool", "float32"), ("uint8", "int8"), ("int64", "float64")]
+BINARY = {"add": lambda a, b, lib: a + b, "mul": lambda a, b, lib: a * b, "sub": lambda a, b, lib: b - a,
+          "maximum": lambda a, b, lib: lib.maximum(a, b), "where": lambda a, b, lib: lib.where(a > 0, a, b)}
+
+
+def _operand(dtype: str, shape: tuple[int, ...], seed: int) -> np.ndarray:
+    values = rng(seed).integers(0, 3, size=shape)  # 0, 1, 2: exact in every dtype, and both bools
+    return values.astype(dtype)
+
+
+@pytest.mark.parametrize(("op", "pair"), [(op, pair) for op in BINARY for pair in PAIRS
+                                          if not (op == "sub" and "bool" in pair)],  # torch refuses bool subtraction
+                         ids=lambda v: v if isinstance(v, str) else "-".join(v))
+@pytest.mark.parametrize("shapes", [((3, 4), (4,)), ((3, 4), ()), ((), (2, 3))], ids=["both", "b 0-d", "a 0-d"])
+def test_two_tensors_promote_as_torch(op: str, pair: tuple[str, str], shapes: tuple) -> None:
+    """The result dtype (a 0-d tensor widens only from a higher kind) and the values equal torch's."""
+    a, b = _operand(pair[0], shapes[0], 1), _operand(pair[1], shapes[1], 2)
+    got, expected = BINARY[op](md(a), md(b), minidl), BINARY[op](torch.tensor(a), torch.tensor(b), torch)
+    assert repr(got.dtype) == repr(expected.dtype).replace("torch.", "minidl.")
+    np.testing.assert_array_equal(to_np(got), to_np(expected))
+
+
+def test_gradients_flow_through_promotion_in_each_dtype() -> None:
+    """float32 x float64: a float64 result, each gradient in its own tensor's dtype, values as torch."""
+    a, b = rng(3).standard_normal((3, 4)).astype(np.float32), rng(4).standard_normal(4)
+    ma, mb, ta, tb = md(a, True), md(b, True), th(a, True), th(b, True)
+    g = rng(5).standard_normal((3, 4))
+    (ma * mb).backward(md(g))
+    (ta * tb).backward(th(g))
+    for m, t in ((ma, ta), (mb, tb)):
+        assert m.grad.dtype == m.dtype and str(t.grad.dtype).endswith(m.dtype.name)
+        np.testing.assert_allclose(to_np(m.grad), to_np(t.grad), rtol=1e-6)
+
+
+def test_strict_promotion_refuses_every_implicit_conversion() -> None:
+    x32, x64, i = md(np.ones(3, np.float32)), md(np.ones(3)), md(np.arange(3))
+    with minidl.strict_promotion():
+        assert minidl.is_strict_promotion()
+        for a, b in ((x32, x64), (i, x32)):
+            with pytest.raises(TypeError, match="strict promotion"):
+                a + b
+        with pytest.raises(TypeError, match="mse_loss.*strict promotion"):
+            minidl.nn.functional.mse_loss(x32, i)
+        assert (x32 * 0.5).dtype == minidl.float32  # a Python number is never a conversion
+    assert not minidl.is_strict_promotion() and (x32 + x64).dtype == minidl.float64
+
+
+def test_matrix_products_need_one_dtype_as_torch() -> None:
+    a, b = rng(6).standard_normal((2, 3)), rng(7).standard_normal((3, 2))
+    for product in (lambda x, y: x @ y, minidl.mm):
+        with pytest.raises(TypeError, match="same dtype"):
+            product(md(a.astype(np.float32)), md(b))
+    with pytest.raises(RuntimeError):
+        torch.tensor(a, dtype=torch.float32) @ torch.tensor(b)
+
+
+@pytest.mark.parametrize("loss", ["mse_loss", "l1_loss", "smooth_l1_loss", "binary_cross_entropy_with_logits"])
+@pytest.mark.parametrize("target_dtype", ["int64", "float64"])
+def test_losses_promote_their_targets_as_torch(loss: str, target_dtype: str) -> None:
+    """An int64 or float64 target with a float32 input: torch's result dtype, value and input gradient."""
+    if loss == "binary_cross_entropy_with_logits" and target_dtype == "int64":
+        with pytest.raises(TypeError, match="target has dtype"):
+            minidl.nn.functional.binary_cross_entropy_with_logits(md(np.zeros(3, np.float32)), md(np.ones(3, np.int64)))
+        return
+    x = rng(8).standard_normal((4, 5)).astype(np.float32)
+    y = rng(9).integers(0, 2, (4, 5)).astype(target_dtype)
+    mx, tx = md(x, True), th(x, True)
+    got = getattr(minidl.nn.functional, loss)(mx, md(y))
+    expected = getattr(torch.nn.functional, loss)(tx, th(y))
+    assert repr(got.dtype) == repr(expected.dtype).replace("torch.", "minidl.")
+    got.backward()
+    expected.backward()
+    np.testing.assert_allclose(to_np(got), to_np(expected), rtol=1e-6)
+    np.testing.assert_allclose(to_np(mx.grad), to_np(tx.grad), rtol=1e-6, atol=1e-8)
+
+
+# ----------------------------------------------------------------------------------- dtype objects
+NAMES = ["float32", "float64", "float16", "int64", "int32", "int16", "int8", "uint8", "bool",
+         "float", "double", "half", "long", "int", "short"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_dtypes_print_compare_and_pass_to_numpy_as_torch(name: str) -> None:
+    dtype = getattr(minidl, name)
+    assert repr(dtype) == str(dtype) == repr(getattr(torch, name)).replace("torch.", "minidl.")
+    assert dtype == np.dtype(dtype.name) and np.dtype(dtype.name) == dtype and hash(dtype) == hash(np.dtype(dtype.name))
+    assert np.zeros(2, dtype=dtype).dtype == dtype and minidl.zeros(2, dtype=dtype).dtype is dtype
+    assert dtype.is_floating_point == getattr(torch, name).is_floating_point
+    assert dtype.itemsize == getattr(torch, name).itemsize
+    assert f"{minidl.zeros(1, dtype=dtype).dtype}" == f"{torch.zeros(1, dtype=getattr(torch, name)).dtype}".replace(
+        "torch", "minidl")

@@ -117,26 +117,27 @@ def test_permute_and_flatten_bad_dims() -> None:
 def test_reduction_errors() -> None:
     with pytest.raises(RuntimeError, match=r"max: cannot reduce an empty tensor of shape \(0, 3\)"):
         minidl.max(md(np.zeros((0, 3))))
-    with pytest.raises(TypeError, match="mean: input dtype should be floating point, got int64"):
+    with pytest.raises(TypeError, match="mean: input dtype should be floating point, got minidl.int64"):
         md(np.arange(3)).mean()
 
 
 # --------------------------------------------------------------------------------- dtypes
-@pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "maximum", "minimum", "pow", "matmul"])
-def test_float32_with_float64_names_the_op_dtypes_and_shapes(op: str) -> None:
-    with pytest.raises(TypeError, match=rf"{op}: dtype mismatch float32 \(2, 3\) vs float64 \(3,\)"):
-        getattr(minidl, op)(_t(2, 3), _t(3, dtype=np.float64))
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "maximum", "minimum", "pow", "where"])
+def test_float32_with_float64_in_strict_mode_names_the_op_dtypes_and_shapes(op: str) -> None:
+    args = (md(np.ones((2, 3), bool)),) if op == "where" else ()
+    with minidl.strict_promotion(), pytest.raises(
+            TypeError, match=rf"{op}: dtypes differ, minidl.float32 \(2, 3\) vs minidl.float64 \(3,\), and strict"):
+        getattr(minidl, op)(*args, _t(2, 3), _t(3, dtype=np.float64))
 
 
-def test_float32_with_float64_operators() -> None:
-    with pytest.raises(TypeError, match=r"mul: dtype mismatch float64 \(3,\) vs float32 \(2, 3\)"):
-        _t(3, dtype=np.float64) * _t(2, 3)
-    with pytest.raises(TypeError, match="where: dtype mismatch float32"):
-        minidl.where(md(np.array([True, False])), _t(2), _t(2, dtype=np.float64))
+def test_matrix_products_of_two_dtypes_name_them() -> None:
+    with pytest.raises(TypeError, match=r"matmul: expected both operands to have the same dtype, got minidl.float64 "
+                                        r"\(3,\) and minidl.float32 \(3, 2\)"):
+        _t(3, dtype=np.float64) @ _t(3, 2)
 
 
 def test_gradcheck_refuses_float32() -> None:
-    with pytest.raises(TypeError, match="gradcheck: input 0 has dtype float32; gradcheck needs float64"):
+    with pytest.raises(TypeError, match="gradcheck: input 0 has dtype minidl.float32; gradcheck needs float64"):
         minidl.gradcheck(lambda x: x * 2, [_t(3, requires_grad=True)])
     with pytest.raises(ValueError, match="gradcheck: no input tensor requires grad"):
         minidl.gradcheck(lambda x: x * 2, [_t(3, dtype=np.float64)])
@@ -145,7 +146,7 @@ def test_gradcheck_refuses_float32() -> None:
 def test_bad_operands_and_arguments() -> None:
     with pytest.raises(TypeError, match="add: unsupported operand of type str"):
         _t(3) + "a"
-    with pytest.raises(TypeError, match="where: condition must be a bool tensor, got float32"):
+    with pytest.raises(TypeError, match="where: condition must be a bool tensor, got minidl.float32"):
         minidl.where(_t(3), _t(3), _t(3))
     with pytest.raises(ValueError, match="clamp: at least one of 'min' or 'max' must not be None"):
         _t(3).clamp()
@@ -156,9 +157,9 @@ def test_bad_operands_and_arguments() -> None:
 
 
 def test_requires_grad_on_integers_is_refused() -> None:
-    with pytest.raises(RuntimeError, match="only tensors of floating point dtype can require gradients, got int64"):
+    with pytest.raises(RuntimeError, match="floating point dtype can require gradients, got minidl.int64"):
         minidl.tensor([1, 2], requires_grad=True)
-    with pytest.raises(RuntimeError, match="got bool"):
+    with pytest.raises(RuntimeError, match="got minidl.bool"):
         md(np.array([True])).requires_grad_()
 
 

@@ -174,7 +174,7 @@ def test_empty_tensor_is_a_no_op_with_torch_warning() -> None:
 
 
 def test_errors() -> None:
-    with pytest.raises(TypeError, match="uniform_: can only fill a floating-point tensor, got dtype int64"):
+    with pytest.raises(TypeError, match="uniform_: can only fill a floating-point tensor, got dtype minidl.int64"):
         init.uniform_(minidl.zeros(3, dtype=minidl.int64, device=DEVICE))
     with pytest.raises(RuntimeError, match="from=1.0 > to=0.0"):
         init.uniform_(empty((2, 2)), 1.0, 0.0)

@@ -97,7 +97,7 @@ def test_an_integer_tensor_refuses_a_float_result() -> None:
     def integers(tensor: Callable) -> Any:
         return tensor(np.arange(3), False)
 
-    cast = "can't be cast to the desired output type int64"
+    cast = "can't be cast to the desired output type minidl.int64"
     _both_raise(lambda tensor: integers(tensor).add_(1.5), rf"add_: result type float64 {cast}")
     _both_raise(lambda tensor: _itruediv(integers(tensor), 2), rf"div_: result type float64 {cast}")
     _both_raise(lambda tensor: integers(tensor).mul_(tensor(np.ones(3), False)), cast)

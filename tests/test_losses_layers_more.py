@@ -108,7 +108,8 @@ def test_nll_loss_edge_cases_match_torch() -> None:
     (lambda: F.l1_loss(minidl.zeros(2), minidl.zeros(2), weight=minidl.ones(3)), ValueError, "same size"),
     (lambda: F.smooth_l1_loss(minidl.zeros(2), minidl.zeros(2), beta=-1.0), RuntimeError, "negative values for beta"),
     (lambda: F.huber_loss(minidl.zeros(2), minidl.zeros(2), delta=0.0), RuntimeError, "non-positive values"),
-    (lambda: F.huber_loss(minidl.zeros(2), minidl.zeros(2, dtype=minidl.float64)), TypeError, "dtype"),
+    (lambda: F.huber_loss(minidl.zeros(2), minidl.zeros(2), weight=minidl.ones(2, dtype=minidl.float64)), TypeError,
+     "huber_loss: weight has dtype minidl.float64"),
 ])
 def test_loss_errors(call, error: type, message: str) -> None:
     with pytest.raises(error, match=message):

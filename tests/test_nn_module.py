@@ -86,7 +86,7 @@ def test_state_dict_is_detached_and_shares_memory() -> None:
     m, _ = pair()
     state = m.state_dict()
     assert not state["scale"].requires_grad and type(state["scale"]) is minidl.Tensor
-    assert state["scale"].data is m.scale.data
+    assert state["scale"].array is m.scale.array
     assert m.state_dict(keep_vars=True)["scale"] is m.scale
 
 
@@ -296,7 +296,7 @@ def test_deepcopy_is_independent() -> None:
 def test_parameter() -> None:
     t = md(np.array([1.0, 2.0], np.float32))
     p = nn.Parameter(t)
-    assert p.requires_grad and p.is_leaf and p.data is t.data and isinstance(p, minidl.Tensor)
+    assert p.requires_grad and p.is_leaf and p.array is t.array and isinstance(p, minidl.Tensor)
     assert repr(p).replace(", device='cuda:0'", "") == repr(torch.nn.Parameter(torch.tensor([1.0, 2.0])))
     assert not nn.Parameter(t, requires_grad=False).requires_grad
     assert nn.Parameter().shape == (0,) and nn.Parameter().dtype == np.float32

@@ -186,5 +186,5 @@ def test_integer_tensor_with_float_tensor_promotes_to_the_float_dtype() -> None:
     i, f = np.array([1, 2, 3]), np.array([0.5, 1.5, 2.5], np.float64)
     for got, expected in [(md(i) + md(f), th(i) + th(f)), (md(f) * md(i), th(f) * th(i)),
                           (md(i) * 0.5, th(i) * 0.5), (md(i) + 2, th(i) + 2)]:
-        assert str(got.dtype) == str(expected.dtype).replace("torch.", "")
+        assert str(got.dtype) == str(expected.dtype).replace("torch.", "minidl.")
         np.testing.assert_array_equal(to_np(got), to_np(expected))

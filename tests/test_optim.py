@@ -161,7 +161,7 @@ def test_load_state_dict_copies_state_to_the_parameters_dtype() -> None:
     opt.load_state_dict(source.state_dict())
     exp_avg = opt.state[params[0]]["exp_avg"]
     assert exp_avg.dtype == np.float64
-    assert exp_avg.data is not source.state_dict()["state"][0]["exp_avg"].data
+    assert exp_avg.array is not source.state_dict()["state"][0]["exp_avg"].array
 
 
 def test_load_state_dict_rejects_mismatched_groups() -> None:
@@ -232,7 +232,7 @@ def test_steady_state_step_allocates_no_parameter_sized_arrays(name: str) -> Non
     opt.step()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert peak < p.data.nbytes // 10, f"{name}.step allocated {peak} bytes at peak"
+    assert peak < p.array.nbytes // 10, f"{name}.step allocated {peak} bytes at peak"
 
 
 @pytest.mark.parametrize(("factory", "message"), [
@@ -272,7 +272,7 @@ def test_bad_param_types_raise_type_error(factory: Any, message: str) -> None:
 def test_gradient_of_wrong_shape_is_a_clear_error() -> None:
     p = md(np.ones(3), True)
     p.grad = md(np.ones(4))
-    with pytest.raises(RuntimeError, match=r"gradient \(4,\) float64 .* parameter \(3,\) float64"):
+    with pytest.raises(RuntimeError, match=r"gradient \(4,\) minidl.float64 .* parameter \(3,\) minidl.float64"):
         optim.Adam([p]).step()
 
 

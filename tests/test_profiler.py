@@ -38,7 +38,7 @@ def small_model() -> tuple[nn.Module, nn.Module, optim.Optimizer, minidl.Tensor,
 def tracks_memory(t: minidl.Tensor) -> bool:
     """Whether the profiler can see this tensor's arrays freed (weak references; not the CuPy stand-in's)."""
     try:
-        weakref.ref(t.data)
+        weakref.ref(t.array)
     except TypeError:
         return False
     return True

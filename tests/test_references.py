@@ -40,7 +40,7 @@ class Case:
 
 def _a(x: np.ndarray) -> Any:
     """A constant parameter array on the test device."""
-    return md(x).data
+    return md(x).array
 
 
 def _normals(*shapes: tuple[int, ...], scale: float = 1.0) -> Callable[[np.random.Generator], list[Any]]:

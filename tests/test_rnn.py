@@ -30,7 +30,7 @@ def make_layer(kind: str, dtype: Any, input_size: int = 3, hidden_size: int = 4,
     name, extra = (kind, {}) if kind != "RNN_relu" else ("RNN", {"nonlinearity": "relu"})
     layer = getattr(nn, name)(input_size, hidden_size, **extra, **options, device=DEVICE, dtype=dtype)
     ref = getattr(torch.nn, name)(input_size, hidden_size, **extra, **options, dtype=torch.float64)
-    ref.load_state_dict({k: th(np.asarray(minidl.backend.to_numpy(v.data))) for k, v in layer.state_dict().items()})
+    ref.load_state_dict({k: th(np.asarray(minidl.backend.to_numpy(v.array))) for k, v in layer.state_dict().items()})
     return layer, ref
 
 
@@ -120,7 +120,7 @@ def test_cell_matches_torch(kind: str, dtype: Any, batched: bool, bias: bool) ->
     name, extra = (kind, {}) if kind != "RNNCell_relu" else ("RNNCell", {"nonlinearity": "relu"})
     cell = getattr(nn, name)(3, 5, bias=bias, **extra, device=DEVICE, dtype=dtype)
     ref = getattr(torch.nn, name)(3, 5, bias=bias, **extra, dtype=torch.float64)
-    ref.load_state_dict({k: th(minidl.backend.to_numpy(v.data)) for k, v in cell.state_dict().items()})
+    ref.load_state_dict({k: th(minidl.backend.to_numpy(v.array)) for k, v in cell.state_dict().items()})
     lead = (4,) if batched else ()
     x = rng(5).standard_normal((*lead, 3)).astype(dtype)
     arrays = [rng(6 + k).standard_normal((*lead, 5)).astype(dtype) for k in range(2 if name == "LSTMCell" else 1)]
@@ -171,7 +171,7 @@ def test_parameters_names_shapes_and_init_as_torch() -> None:
     assert [(n, tuple(p.shape)) for n, p in layer.named_parameters()] == \
         [(n, tuple(p.shape)) for n, p in ref.named_parameters()]
     bound = 1 / np.sqrt(5)
-    values = np.concatenate([minidl.backend.to_numpy(p.data).ravel() for p in layer.parameters()])
+    values = np.concatenate([minidl.backend.to_numpy(p.array).ravel() for p in layer.parameters()])
     assert values.min() >= -bound and values.max() <= bound and values.std() > bound / 3
     assert layer.weight_ih_l0.dtype == minidl.float32
     cell, ref_cell = nn.GRUCell(3, 5, bias=False), torch.nn.GRUCell(3, 5, bias=False)
@@ -189,9 +189,9 @@ def test_dropout_between_layers_only_in_training() -> None:
     x = md(rng(15).standard_normal((5, 2, 3)).astype(np.float32))
     layer.eval()
     first, again = layer(x)[0], layer(x)[0]
-    np.testing.assert_array_equal(minidl.backend.to_numpy(first.data), minidl.backend.to_numpy(again.data))
+    np.testing.assert_array_equal(minidl.backend.to_numpy(first.array), minidl.backend.to_numpy(again.array))
     layer.train()
-    assert not np.array_equal(minidl.backend.to_numpy(layer(x)[0].data), minidl.backend.to_numpy(first.data))
+    assert not np.array_equal(minidl.backend.to_numpy(layer(x)[0].array), minidl.backend.to_numpy(first.array))
 
 
 @pytest.mark.parametrize("make,error,match", [

@@ -14,7 +14,7 @@ import minidl
 
 
 def _same_dtype(m: minidl.Tensor, t: torch.Tensor) -> None:
-    assert str(m.dtype) == str(t.dtype).replace("torch.", ""), f"{m.dtype} != {t.dtype}"
+    assert str(m.dtype) == str(t.dtype).replace("torch.", "minidl."), f"{m.dtype} != {t.dtype}"
 
 
 def _same(m: minidl.Tensor, t: torch.Tensor) -> None:
@@ -253,3 +253,59 @@ def test_integer_cast_of_a_tensor_requiring_grad_carries_no_grad() -> None:
     m, t = x.to(minidl.int64), th(np.array([1.7, -2.2]), requires_grad=True).to(torch.int64)
     assert not m.requires_grad and not t.requires_grad
     _same(m, t)
+
+
+# ------------------------------------------------------------------- .data, legacy Tensor(...), graph
+def test_data_is_a_tensor_without_history_that_shares_memory_as_torch() -> None:
+    values = rng(11).standard_normal((2, 3)).astype(np.float32)
+    m, t = md(values, True), th(values, True)
+    for lib, x in ((minidl, m), (torch, t)):
+        y = x * 2
+        d = y.data
+        assert isinstance(d, lib.Tensor) and not d.requires_grad and d.grad_fn is None and d.is_leaf
+        d.mul_(0.5)                         # writes through: y's values change, autograd is not told
+        y.sum().backward()                  # y's node saved nothing from its output, so backward works
+        np.testing.assert_allclose(to_np(y.detach()), values, rtol=1e-6)
+        x.data = lib.zeros(4)               # assigning replaces the values (any shape), keeps the leaf
+        assert tuple(x.shape) == (4,) and x.requires_grad
+    np.testing.assert_array_equal(to_np(m.grad), to_np(t.grad))
+    p = minidl.nn.Parameter(minidl.ones(3))
+    p.data -= 0.5                           # the optimizer idiom of the tutorials
+    p.data.add_(minidl.ones(3), alpha=-0.25)
+    np.testing.assert_array_equal(np.asarray(p.data), np.full(3, 0.25, np.float32))
+    with pytest.raises(TypeError, match="data: expected a Tensor"):
+        p.data = np.ones(3)
+
+
+def test_editing_through_data_is_not_checked_by_autograd_as_torch() -> None:
+    """.data has its own version counter: an edit through it does not trip backward (that is its point)."""
+    for lib in (minidl, torch):
+        x = lib.ones(3, requires_grad=True)
+        y = x.exp()                         # exp saves its output
+        y.data.zero_()
+        y.sum().backward()
+        np.testing.assert_array_equal(to_np(x.grad), np.zeros(3))
+
+
+@pytest.mark.parametrize("args", [([1, 2.5],), ([[1, 2], [3, 4]],), ((2, 3),), (2, 3), (4,), ()], ids=str)
+def test_legacy_tensor_constructor_as_torch(args: tuple) -> None:
+    got, expected = minidl.Tensor(*args), torch.Tensor(*args)
+    assert tuple(got.shape) == tuple(expected.shape) and got.dtype is minidl.float32
+    if args and not isinstance(args[0], int):  # Tensor(2, 3) is uninitialised in both
+        np.testing.assert_array_equal(np.asarray(got), expected.numpy())
+    assert tuple(minidl.Tensor(minidl.Size([2, 5])).shape) == (2, 5)
+    with pytest.raises(TypeError, match=r"Tensor\(\): expected"):
+        minidl.Tensor("abc")
+
+
+def test_next_functions_name_accumulate_grad_for_leaves_as_torch() -> None:
+    def kinds(fn: Any) -> list[str | None]:
+        return [None if node is None else "leaf" if type(node).__name__ == "AccumulateGrad" else "node"
+                for node, _ in fn.next_functions]
+
+    for lib in (minidl, torch):
+        w, x = lib.ones(3, requires_grad=True), lib.ones(3)
+        y = (x * w).exp() * x
+        assert kinds(y.grad_fn) == ["node", None]
+        mul = y.grad_fn.next_functions[0][0].next_functions[0][0]
+        assert kinds(mul) == [None, "leaf"] and mul.next_functions[1][0].variable is w

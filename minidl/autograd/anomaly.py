@@ -124,9 +124,9 @@ def _checked_apply(apply: Callable[..., Tensor], cls: type[Function], *inputs: T
     site = user_frame()
     if out.grad_fn is not None:
         _created_at[out.grad_fn] = site
-    bad = _nonfinite(out.data) if _Mode.check_nan else None
+    bad = _nonfinite(out.array) if _Mode.check_nan else None
     if bad:
-        given = [t.data for t in inputs if t is not None]
+        given = [t.array for t in inputs if t is not None]
         before = "an input already held nan or inf" if any(_nonfinite(x) for x in given) else "its inputs are finite"
         raise RuntimeError(f"Function '{cls.__name__}' produced {bad} values in its forward output "
                            f"(shape {tuple(out.shape)}, input shapes {_shapes(given)}; {before}). "
@@ -165,7 +165,7 @@ def _check_gradients(fn: Function, gy: Array, input_grads: tuple[Array | None, .
     for i, (needed, gx) in enumerate(zip(fn.needs_input_grad, input_grads)):
         bad = _nonfinite(gx) if needed and gx is not None else None
         if bad:
-            shapes = _shapes([None if t is None else t.data for t in fn.inputs])
+            shapes = _shapes([None if t is None else t.array for t in fn.inputs])
             before = "the incoming gradient already held nan or inf" if _nonfinite(gy) else "it came in finite"
             raise RuntimeError(f"Function '{fn.name}' returned {bad} values in its {i}th output "
                                f"(the gradient of shape {tuple(gx.shape)} for input {i}; input shapes {shapes}, "

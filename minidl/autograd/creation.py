@@ -52,7 +52,7 @@ def _infer_dtype(values: numpy.ndarray, given: Any) -> numpy.dtype:
     if values.dtype.kind == "f":
         return values.dtype
     if values.dtype.kind in "iu":
-        return values.dtype if values.dtype in (backend.int32, backend.uint8) else backend.int64
+        return values.dtype
     if values.dtype.kind == "b":
         return backend.bool_
     raise TypeError(f"tensor: can't make a tensor from data of dtype {values.dtype}")
@@ -62,7 +62,7 @@ def tensor(data: Any, dtype: Any = None, device: str | None = None, requires_gra
     """A new leaf tensor holding a copy of ``data`` (nested lists, scalars, NumPy/CuPy arrays)."""
     device = backend.normalize_device(device)
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if backend.device_of(data) == "cuda":
         data = backend.to_numpy(data)
     from_python = not isinstance(data, (numpy.ndarray, numpy.generic))
@@ -117,7 +117,7 @@ def full(size: Size, fill_value: float, dtype: Any = None, device: str | None = 
          requires_grad: bool = False) -> Tensor:
     """A tensor of shape ``size`` filled with ``fill_value`` (bool/int/float dtype inferred)."""
     if isinstance(fill_value, Tensor):
-        fill_value = fill_value.data
+        fill_value = fill_value.array
     if getattr(fill_value, "ndim", 0) != 0:
         raise ValueError(f"full: fill_value must be a number or a 0-d array, got shape {fill_value.shape}")
     if dtype is None:  # (a device scalar's dtype is read without copying it to the host)
@@ -270,7 +270,7 @@ def normal(mean: Tensor | float, std: Tensor | float = 1.0, size: Any = None, *,
     else:
         shape = numpy.broadcast_shapes(*(tuple(v.shape) for v in (mean, std) if isinstance(v, Tensor)))
         dtype, device = like.dtype, like.device
-    m, s = (v.data if isinstance(v, Tensor) else v for v in (mean, std))
+    m, s = (v.array if isinstance(v, Tensor) else v for v in (mean, std))
     negative = bool((s < 0).any()) if isinstance(std, Tensor) else s < 0
     if negative:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")

@@ -120,11 +120,11 @@ def _record(cls: type[Function], ctx: FunctionCtx, inputs: tuple[Tensor | None, 
         return output
     node = CustomFunctionBackward()
     node.function, node.ctx, node.output = cls, ctx, i
-    node.like = [o.data if isinstance(o, Tensor) else None for o in outputs]
+    node.like = [o.array if isinstance(o, Tensor) else None for o in outputs]
     node.inputs = inputs
     node.needs_input_grad = ctx.needs_input_grad
     node.saved_versions = _saved_versions(ctx.saved_tensors, inputs)
-    out = Tensor(output.data, requires_grad=True)
+    out = Tensor(output.array, requires_grad=True)
     out._version_counter = output._version_counter  # the same memory: an edit of either is seen
     out.grad_fn = node
     return out
@@ -158,7 +158,7 @@ class CustomFunctionBackward(function.Function):
             if g is not None and not isinstance(g, Tensor):
                 raise TypeError(f"function {self.name}: backward must return tensors or None, got "
                                 f"{type(g).__name__}")
-        return tuple(None if g is None else g.data for g in result[:n])
+        return tuple(None if g is None else g.array for g in result[:n])
 
     @property
     def name(self) -> str:

@@ -224,7 +224,7 @@ def reduce_to_shape(grad: Array, t: Any, op: str) -> Array:
         if grad.shape[lead:] != shape:
             raise RuntimeError(f"{op}: gradient of shape {grad.shape} for an input of shape {tuple(shape)}")
         grad = grad.reshape(shape)
-    if grad.dtype != t.dtype:
-        raise RuntimeError(f"{op}: backward produced a {grad.dtype} gradient for a {t.dtype} input "
+    if grad.dtype != t.array.dtype:
+        raise RuntimeError(f"{op}: backward produced a {grad.dtype} gradient for a {t.array.dtype} input "
                            "(accidental dtype change)")
     return grad

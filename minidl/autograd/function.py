@@ -132,7 +132,7 @@ class Function:
         given = tuple(t for t in inputs if t is not None)
         _check_same_device(fn.name, given)
         try:
-            out = Tensor(fn.forward(*(None if t is None else t.data for t in inputs)))
+            out = Tensor(fn.forward(*(None if t is None else t.array for t in inputs)))
         except (ValueError, IndexError) as error:  # NumPy/CuPy complaints, restated with the op and shapes
             shapes = ", ".join(str(tuple(t.shape)) for t in given)
             raise type(error)(f"{fn.op_name}: invalid input shapes {shapes}: {error}") from error
@@ -167,11 +167,33 @@ class Function:
     @property
     def next_functions(self) -> tuple[tuple[Function | None, int], ...]:
         """The nodes that made this node's inputs, as PyTorch's ``grad_fn.next_functions``:
-        ``(node, 0)`` per input (``None`` for a leaf; PyTorch shows an ``AccumulateGrad`` there)."""
-        return tuple((getattr(t, "grad_fn", None), 0) for t in self.inputs or ())
+        ``(node, 0)`` per input; for a leaf that requires grad an :class:`AccumulateGrad`, for a
+        tensor that needs no gradient (or a missing input) ``None``."""
+        return tuple((_next_node(t), 0) for t in self.inputs or ())
 
     def __repr__(self) -> str:
         return f"<{self.name}>"
+
+
+class AccumulateGrad:
+    """Where a leaf's gradient ends, as PyTorch's ``AccumulateGrad`` node in ``next_functions``:
+    ``variable`` is the leaf.  minidl's engine adds into ``leaf.grad`` directly; this object
+    only names that step when a graph is inspected."""
+
+    next_functions: tuple = ()
+
+    def __init__(self, variable: Any) -> None:
+        self.variable = variable
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
+
+
+def _next_node(t: Any) -> Function | AccumulateGrad | None:
+    """The node a gradient for input ``t`` flows into (see ``Function.next_functions``)."""
+    if t is None or not t.requires_grad:
+        return None
+    return t.grad_fn if t.grad_fn is not None else AccumulateGrad(t)
 
 
 def _op(cls: type[Function]) -> str:
@@ -197,9 +219,9 @@ def _share_version_with_base(out: Tensor, inputs: tuple[Tensor, ...]) -> None:
     """A view shares the version counter of the tensor whose memory it shows (PyTorch's rule):
     an in-place change through either is a change of both.  (An output that owns its memory,
     ``base`` None, can alias an input only by being that input's array.)"""
-    data = out.data
+    data = out.array
     for t in inputs:
-        if data is t.data or (data.base is not None and shares_memory(data, t.data)):
+        if data is t.array or (data.base is not None and shares_memory(data, t.array)):
             out._version_counter = t._version_counter
             return
 
@@ -208,7 +230,7 @@ def _saved_versions(fn: Function, inputs: tuple[Tensor | None, ...],
                     out: Tensor) -> tuple[tuple[int, VersionCounter, int, tuple[int, ...], Any], ...]:
     """The inputs and the output (index ``len(inputs)``) whose memory ``fn`` keeps in an attribute
     after ``forward``, each with its version now: ``Function.saved_versions``."""
-    array_type = backend.xp_of(out.data).ndarray
+    array_type = backend.xp_of(out.array).ndarray
     kept = [value for value in vars(fn).values() if isinstance(value, array_type)]
     if not kept:
         return ()
@@ -217,8 +239,8 @@ def _saved_versions(fn: Function, inputs: tuple[Tensor | None, ...],
         if t is None:
             continue
         for a in kept:
-            if shares_memory(a, t.data):
-                saved.append((index, t._version_counter, t._version_counter.version, t.shape, t.dtype))
+            if shares_memory(a, t.array):
+                saved.append((index, t._version_counter, t._version_counter.version, t.array.shape, t.array.dtype))
                 break
     return tuple(saved)
 
@@ -233,6 +255,6 @@ def _check_same_device(op: str, inputs: tuple[Tensor, ...]) -> None:
 
 def _check_no_upcast(op: str, inputs: tuple[Tensor, ...], out: Tensor) -> None:
     """Refuse a float32 computation whose result silently became float64."""
-    dtypes = {t.dtype for t in inputs}
-    if out.dtype == backend.float64 and backend.float32 in dtypes and backend.float64 not in dtypes:
+    dtypes = {t.array.dtype for t in inputs}
+    if out.array.dtype == backend.float64 and backend.float32 in dtypes and backend.float64 not in dtypes:
         raise TypeError(f"{op}: float32 inputs produced a float64 result (accidental upcast)")

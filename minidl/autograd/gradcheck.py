@@ -62,13 +62,13 @@ def outputs(func: Callable[..., Any], inputs: tuple[Any, ...]) -> list[Tensor]:
 def _flat_output(func: Callable[..., Any], inputs: tuple[Any, ...]) -> numpy.ndarray:
     """All outputs of ``func`` concatenated into one float64 NumPy vector."""
     outs = outputs(func, inputs)
-    return numpy.concatenate([backend.to_numpy(o.data).astype(numpy.float64).ravel() for o in outs])
+    return numpy.concatenate([backend.to_numpy(o.array).astype(numpy.float64).ravel() for o in outs])
 
 
 def numerical_jacobian(func: Callable[..., Any], inputs: tuple[Any, ...], i: int,
                        eps: float) -> numpy.ndarray:
     """J_num with shape (outputs, elements of input i), by central differences."""
-    x = inputs[i].data
+    x = inputs[i].array
     flat = x.reshape(-1)  # a view: perturbing it perturbs the input in place
     columns = []
     for j in range(flat.size):
@@ -98,7 +98,7 @@ def vjp(func: Callable[..., Any], inputs: tuple[Any, ...], upstream: numpy.ndarr
     for i in wrt:
         grad = inputs[i].grad
         results.append(numpy.zeros(inputs[i].numel()) if grad is None
-                       else backend.to_numpy(grad.data).astype(numpy.float64).ravel())
+                       else backend.to_numpy(grad.array).astype(numpy.float64).ravel())
         inputs[i].grad = None
     return results
 

@@ -63,4 +63,4 @@ def _result(g: object, x: Tensor, i: int, allow_unused: bool, materialize: bool)
     if not allow_unused:
         raise RuntimeError(f"grad: input {i} (shape {tuple(x.shape)}) appears to not have been used in the graph. "
                            "Set allow_unused=True if this is the desired behavior.")
-    return Tensor(backend.xp_of(x.data).zeros_like(x.data)) if materialize else None
+    return Tensor(backend.xp_of(x.array).zeros_like(x.array)) if materialize else None

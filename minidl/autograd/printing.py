@@ -21,7 +21,7 @@ _LINEWIDTH, _PRECISION, _THRESHOLD, _EDGEITEMS = 80, 4, 1000, 3
 def format_tensor(t: Any) -> str:
     """PyTorch's repr text (``torch/_tensor_str.py``), with ``minidl`` for ``torch`` in dtypes:
     ``tensor([1.0000, 2.5000], dtype=minidl.float64, requires_grad=True)``."""
-    values = backend.to_numpy(t.data)
+    values = backend.to_numpy(t.array)
     suffixes = [f"device='{t.device}:0'"] if t.device != "cpu" else []
     if values.size == 0:
         text = "[]"

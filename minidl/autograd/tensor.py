@@ -2,7 +2,8 @@
 
 A tensor holds
 
-* ``data`` -- the NumPy (CPU) or CuPy (CUDA) array with the values;
+* ``array`` -- the NumPy (CPU) or CuPy (CUDA) array with the values (``data``, as in PyTorch,
+  is a tensor: the same values without the history);
 * ``requires_grad`` -- whether gradients should flow to it;
 * ``grad_fn`` -- the ``Function`` node that produced it (``None`` for a leaf);
 * ``grad`` -- the accumulated gradient, a ``Tensor`` (leaves, or after ``retain_grad()``);
@@ -52,35 +53,56 @@ class VersionCounter:
 class Tensor:
     """A multi-dimensional array that records the operations applied to it."""
 
-    __slots__ = ("data", "requires_grad", "grad_fn", "grad", "_version_counter", "_backward_hooks", "__weakref__")
+    __slots__ = ("array", "requires_grad", "grad_fn", "grad", "_version_counter", "_backward_hooks", "__weakref__")
     __array_ufunc__ = None  # make ``numpy_array * tensor`` call Tensor.__rmul__
 
-    def __init__(self, data: Array, requires_grad: bool = False) -> None:
-        if isinstance(data, numpy.generic):  # NumPy reductions return scalars, not 0-d arrays
-            data = numpy.asarray(data)
-        self.data = data
+    def __init__(self, *data: Any, requires_grad: bool = False) -> None:
+        """``Tensor(array)`` wraps a NumPy or CuPy array without copying it: what every op does.
+
+        PyTorch's legacy forms make float32 tensors on the default device: ``Tensor([[1, 2]])``
+        copies the values, ``Tensor(2, 3)`` (or ``Tensor(Size([2, 3]))``) is uninitialised with
+        that shape, ``Tensor()`` is empty.  ``minidl.tensor(...)`` is the factory to prefer.
+        """
+        array = data[0] if len(data) == 1 and isinstance(data[0], backend.ARRAY_TYPES) else _legacy_array(data)
+        if isinstance(array, numpy.generic):  # NumPy reductions return scalars, not 0-d arrays
+            array = numpy.asarray(array)
+        self.array = array
         self.requires_grad = requires_grad
         self.grad_fn = None
         self.grad: Tensor | None = None
         self._version_counter = VersionCounter()
         self._backward_hooks: dict[int, Any] | None = None
 
+    @property
+    def data(self) -> Tensor:
+        """As PyTorch's ``.data``: a tensor with the same memory but no history (``requires_grad``
+        false) and its own version counter, so edits through it are not checked by autograd
+        (``p.data.add_(...)``); assigning a tensor to it replaces this tensor's values."""
+        return Tensor(self.array)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"data: expected a Tensor, got {type(value).__name__}; assign to .array for a raw array")
+        self.array = value.array
+
     # ------------------------------------------------------------------------- properties
     @property
     def shape(self) -> backend.Size:
-        return backend.Size(self.data.shape)
+        return backend.Size(self.array.shape)
 
     @property
-    def dtype(self) -> numpy.dtype:
-        return self.data.dtype
+    def dtype(self) -> backend.dtype:
+        np_dtype = self.array.dtype
+        return backend.DTYPES.get(np_dtype) or backend.dtype(np_dtype)
 
     @property
     def device(self) -> str:
-        return backend.device_of(self.data)
+        return backend.device_of(self.array)
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def is_leaf(self) -> bool:
@@ -95,13 +117,13 @@ class Tensor:
     def is_contiguous(self) -> bool:
         """Whether the elements lie in memory in row-major order without gaps (as PyTorch, the
         strides of size-1 dimensions do not matter).  ``view`` needs a layout like this."""
-        return bool(self.data.flags.c_contiguous)
+        return bool(self.array.flags.c_contiguous)
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def size(self, dim: int | None = None) -> backend.Size | int:
         return self.shape if dim is None else self.shape[dim]
@@ -122,16 +144,16 @@ class Tensor:
     def _upstream(self, gradient: Tensor | Array | None) -> Array:
         """The upstream gradient array for ``backward``, checked against this tensor."""
         if gradient is None:
-            if self.data.size != 1:
+            if self.array.size != 1:
                 raise RuntimeError(f"backward: grad can be implicitly created only for scalar outputs; "
                                    f"this tensor has shape {tuple(self.shape)}, pass gradient=")
-            return backend.xp_of(self.data).ones(self.shape, dtype=self.dtype)
-        g = gradient.data if isinstance(gradient, Tensor) else gradient
+            return backend.xp_of(self.array).ones(self.shape, dtype=self.dtype)
+        g = gradient.array if isinstance(gradient, Tensor) else gradient
         if g.shape != self.shape:
             raise RuntimeError(f"backward: gradient has shape {tuple(g.shape)} but the tensor has shape "
                                f"{tuple(self.shape)}")
         if g.dtype != self.dtype:
-            raise TypeError(f"backward: gradient has dtype {g.dtype} but the tensor has dtype {self.dtype}")
+            raise TypeError(f"backward: gradient has dtype {g.dtype} but the tensor has dtype {self.array.dtype}")
         if backend.device_of(g) != self.device:
             raise RuntimeError(f"backward: gradient is on {backend.device_of(g)}, tensor on {self.device}")
         return g
@@ -145,7 +167,7 @@ class Tensor:
         if self.grad is None:
             self.grad = Tensor(grad.copy() if shared else grad)
         else:
-            self.grad.data += grad
+            self.grad.array += grad
 
     def retain_grad(self) -> Tensor:
         """Keep ``.grad`` for this non-leaf tensor after backward (leaves always keep it)."""
@@ -179,7 +201,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new leaf tensor sharing the same data (and version counter), cut from the graph."""
-        out = Tensor(self.data)
+        out = Tensor(self.array)
         out._version_counter = self._version_counter
         return out
 
@@ -191,17 +213,17 @@ class Tensor:
                                "use tensor.detach().numpy()")
         if self.device != "cpu":
             raise TypeError("numpy: can't convert a cuda tensor to numpy; use tensor.cpu() first")
-        return self.data
+        return self.array
 
     def item(self) -> float | int | bool:
         """The single value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
-            raise RuntimeError(f"item: a Tensor with {self.data.size} elements cannot be converted "
+        if self.array.size != 1:
+            raise RuntimeError(f"item: a Tensor with {self.array.size} elements cannot be converted "
                                "to a Python scalar")
-        return self.data.reshape(()).item()
+        return self.array.reshape(()).item()
 
     def tolist(self) -> Any:
-        return backend.to_numpy(self.data).tolist()
+        return backend.to_numpy(self.array).tolist()
 
     def __float__(self) -> float:
         return float(self.item())
@@ -210,8 +232,8 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with {self.data.size} values is ambiguous")
+        if self.array.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self.array.size} values is ambiguous")
         return bool(self.item())
 
     def __len__(self) -> int:
@@ -219,10 +241,32 @@ class Tensor:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
 
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> numpy.ndarray:
+        """``numpy.asarray(t)``, as PyTorch: the values of a CPU tensor that needs no grad."""
+        array = self.numpy()
+        return array.astype(dtype) if dtype is not None else (array.copy() if copy else array)
+
     __hash__ = object.__hash__
 
     def __repr__(self) -> str:
         return printing.format_tensor(self)
+
+
+def _legacy_array(data: tuple[Any, ...]) -> Array:
+    """The float32 array of PyTorch's legacy ``Tensor(...)`` forms (see ``Tensor.__init__``)."""
+    xp = backend.module_for(backend.get_default_device())
+    if len(data) == 1 and isinstance(data[0], backend.Size):
+        data = tuple(data[0])
+    if not data:
+        data = (0,)
+    if all(isinstance(n, int) and not isinstance(n, bool) for n in data):
+        return xp.empty(data, dtype=backend.float32)
+    if len(data) == 1 and isinstance(data[0], Tensor):
+        return data[0].array
+    if len(data) == 1 and isinstance(data[0], (list, tuple)):
+        return xp.asarray(data[0], dtype=backend.float32)
+    raise TypeError(f"Tensor(): expected an array, a sequence of numbers or a shape of ints, got "
+                    f"({', '.join(type(d).__name__ for d in data)})")
 
 
 def _on_arrays(hook: Callable[[Tensor], Tensor | None], shape: tuple[int, ...], dtype: Any
@@ -236,5 +280,5 @@ def _on_arrays(hook: Callable[[Tensor], Tensor | None], shape: tuple[int, ...], 
             got = f"{tuple(result.shape)} {result.dtype}" if isinstance(result, Tensor) else type(result).__name__
             raise RuntimeError(f"hook '{getattr(hook, '__name__', hook)}' returned {got}; expected a tensor of "
                                f"shape {tuple(shape)} and dtype {dtype}, like the gradient")
-        return result.data
+        return result.array
     return run

@@ -360,7 +360,7 @@ def _regularisation() -> list[Case]:
 
     return [
         Case(Dropout, "dropout, p 0.35, a fixed mask",
-             lambda x, mask: Dropout.apply(x, mask=mask.data), fixed_mask),
+             lambda x, mask: Dropout.apply(x, mask=mask.array), fixed_mask),
         Case(Cast, "x.float() (float32 output: eps 1e-2)", lambda x: x.float(), normal(3, 4), eps=1e-2, atol=1e-4),
         Case(ToDevice, "to the same device", lambda x: ToDevice.apply(x, device=x.device), normal(3, 4)),
         Case(Clone, "clone(x) * x", lambda x: minidl.clone(x) * x, normal(3, 4)),

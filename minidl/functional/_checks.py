@@ -1,7 +1,7 @@
 """The argument checks shared by the functional layers and losses: one place for each rule.
 
-minidl never promotes a float32 computation to float64 behind your back, so a float64 weight
-or target next to a float32 input is an error (:func:`check_like`), not a silent upcast.
+A weight (and the target of a loss that PyTorch does not promote) must have the input's dtype
+(:func:`check_like`); the losses that promote use :func:`minidl.ops.common.promote`.
 """
 
 from __future__ import annotations

@@ -6,8 +6,11 @@ Every loss takes ``reduction='mean' | 'sum' | 'none'``.  The deprecated ``size_a
 ``reduce`` arguments of PyTorch are not supported, so the arguments after ``weight`` are
 keyword-only (a positional call written for PyTorch fails loudly instead of misbinding).
 
-Dtypes: targets and weights must have the input's dtype.  (PyTorch would promote a float32
-input with a float64 target to a float64 loss; minidl refuses, as it never upcasts silently.)
+Dtypes, as PyTorch: the regression losses (``mse_loss``, ``l1_loss``, ``smooth_l1_loss``,
+``huber_loss``) promote input and target (:func:`minidl.ops.common.result_type`: an int64 target
+with a float32 input gives a float32 loss, a float64 target a float64 one);
+``binary_cross_entropy_with_logits`` promotes a floating target; the other losses and all weights
+need the input's dtype.  In strict promotion mode every difference is an error.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import math
 from minidl import backend
 from minidl.autograd.tensor import Tensor
 from minidl.functional._checks import check_floating, check_like, check_reduction
+from minidl.ops.common import promote
 from minidl.ops.elementwise import abs, where
 from minidl.ops.loss import (
     BinaryCrossEntropy,
@@ -30,11 +34,27 @@ from minidl.ops.shape import index, reshape
 
 def _check_input_target(op: str, input: Tensor, target: Tensor) -> None:
     """A floating input, and a target of the same shape, dtype and device."""
+    _check_shapes(op, input, target)
+    check_like(op, "target", target, input)
+
+
+def _check_shapes(op: str, input: Tensor, target: Tensor) -> None:
+    """A floating input, and a target tensor of the same shape."""
     check_floating(op, input)
+    if not isinstance(target, Tensor):
+        raise TypeError(f"{op}: target must be a Tensor, got {type(target).__name__}")
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"{op}: target size {tuple(target.shape)} must be the same as input size "
                          f"{tuple(input.shape)}")
-    check_like(op, "target", target, input)
+
+
+def _promoted(op: str, input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
+    """A floating input and a target of its shape, both in their promoted dtype (PyTorch's
+    regression losses): an integer target with a float32 input makes a float32 loss."""
+    _check_shapes(op, input, target)
+    if target.device != input.device:
+        raise RuntimeError(f"{op}: target is on {target.device} but input is on {input.device}")
+    return promote(op, input, target)
 
 
 def _constant(op: str, name: str, value: Tensor | None, input: Tensor,
@@ -49,7 +69,7 @@ def _constant(op: str, name: str, value: Tensor | None, input: Tensor,
     given = tuple(value.shape)
     if len(given) > len(shape) or any(n not in (1, m) for n, m in zip(given[::-1], shape[::-1])):
         raise ValueError(f"{op}: {name} of shape {tuple(value.shape)} does not broadcast to the input shape {shape}")
-    return value.data
+    return value.array
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None, *,
@@ -62,7 +82,10 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     """
     op = "binary_cross_entropy_with_logits"
     check_reduction(reduction)
-    _check_input_target(op, input, target)
+    _check_shapes(op, input, target)
+    if backend.is_floating(target.dtype):
+        input, target = promote(op, input, target)
+    check_like(op, "target", target, input)
     shape = tuple(input.shape)
     return BinaryCrossEntropyWithLogits.apply(
         input, target, weight=_constant(op, "weight", weight, input, shape),
@@ -79,7 +102,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
     op = "binary_cross_entropy"
     check_reduction(reduction)
     _check_input_target(op, input, target)
-    if not bool(((target.data >= 0) & (target.data <= 1)).all()):  # NaN fails too, as in PyTorch
+    if not bool(((target.array >= 0) & (target.array <= 1)).all()):  # NaN fails too, as in PyTorch
         raise RuntimeError(f"{op}: all elements of target should be between 0 and 1")
     return BinaryCrossEntropy.apply(input, target, weight=_constant(op, "weight", weight, input, tuple(input.shape)),
                                     reduction=reduction)
@@ -92,7 +115,7 @@ def mse_loss(input: Tensor, target: Tensor, *, reduction: str = "mean") -> Tenso
     mismatch is an error: it is almost always a bug.
     """
     check_reduction(reduction)
-    _check_input_target("mse_loss", input, target)
+    input, target = _promoted("mse_loss", input, target)
     return MSELoss.apply(input, target, reduction=reduction)
 
 
@@ -107,7 +130,7 @@ def _class_targets(op: str, input: Tensor, target: Tensor, ignore_index: int) ->
                          f"{tuple(input.shape)} (N, C, d1, ...), got {tuple(target.shape)}")
     if target.device != input.device:
         raise RuntimeError(f"{op}: target is on {target.device} but input is on {input.device}")
-    t = target.data.astype(backend.int64, copy=False)
+    t = target.array.astype(backend.int64, copy=False)
     bad = (t != ignore_index) & ((t < 0) | (t >= input.shape[1]))
     if bool(bad.any()):
         raise IndexError(f"{op}: Target {int(t[bad][0])} is out of bounds for {input.shape[1]} classes")
@@ -209,12 +232,12 @@ def l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean", weight: T
     """
     op = "l1_loss"
     check_reduction(reduction)
-    _check_input_target(op, input, target)
+    input, target = _promoted(op, input, target)
     loss = abs(input - target)
     w = _elementwise_weight(op, weight, input)
     if w is None:
         return _reduced(loss, reduction)
-    return _reduced(loss * w, reduction, total=float(w.data.sum()))
+    return _reduced(loss * w, reduction, total=float(w.array.sum()))
 
 
 def smooth_l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean", beta: float = 1.0) -> Tensor:
@@ -224,7 +247,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean", be
     check_reduction(reduction)
     if beta < 0:
         raise RuntimeError(f"{op} does not support negative values for beta.")
-    _check_input_target(op, input, target)
+    input, target = _promoted(op, input, target)
     d = input - target
     if beta == 0:
         return _reduced(abs(d), reduction)
@@ -240,7 +263,7 @@ def huber_loss(input: Tensor, target: Tensor, *, reduction: str = "mean", delta:
     check_reduction(reduction)
     if delta <= 0:
         raise RuntimeError(f"{op} does not support non-positive values for delta.")
-    _check_input_target(op, input, target)
+    input, target = _promoted(op, input, target)
     d = input - target
     loss = where(abs(d) < delta, d * d * 0.5, (abs(d) - 0.5 * delta) * delta)
     w = _elementwise_weight(op, weight, input)

@@ -14,7 +14,7 @@ from minidl.ops.normalization import BatchNorm, BatchNormInference, Normalize
 def _affine_params(op: str, input: Tensor, weight: Tensor | None, bias: Tensor | None,
                    shape: tuple[int, ...]) -> tuple[Tensor, Tensor]:
     """``weight`` and ``bias`` checked to have ``shape``; ones and zeros where they are None."""
-    xp = backend.xp_of(input.data)
+    xp = backend.xp_of(input.array)
     params = []
     for name, value, fill in (("weight", weight, 1), ("bias", bias, 0)):
         if value is None:
@@ -58,16 +58,16 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     if not training:
         if running_mean is None or running_var is None:
             raise RuntimeError(f"{op}: running_mean and running_var must be defined in evaluation mode")
-        return BatchNormInference.apply(input, w, b, param_axes=(1,), eps=eps, running_mean=running_mean.data,
-                                        running_var=running_var.data)
+        return BatchNormInference.apply(input, w, b, param_axes=(1,), eps=eps, running_mean=running_mean.array,
+                                        running_var=running_var.array)
     if input.numel() // channels[0] <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                          f"{tuple(input.shape)}")
     if (running_mean is None) != (running_var is None):
         raise RuntimeError(f"{op}: give both running_mean and running_var, or neither")
     return BatchNorm.apply(input, w, b, axes=stat_axes, param_axes=(1,), eps=eps, momentum=momentum,
-                           running_mean=None if running_mean is None else running_mean.data,
-                           running_var=None if running_var is None else running_var.data)
+                           running_mean=None if running_mean is None else running_mean.array,
+                           running_var=None if running_var is None else running_var.array)
 
 
 def layer_norm(input: Tensor, normalized_shape: int | Sequence[int], weight: Tensor | None = None,

@@ -74,7 +74,7 @@ _RESIDUALS = {"ResidualBlock": ResidualBlock, "ResidualBlock1d": ResidualBlock1d
 # ---------------------------------------------------------------------------------- tensors
 def to_torch_tensor(t: Tensor) -> torch.Tensor:
     """A torch CPU tensor with a copy of ``t``'s values (same dtype; no graph)."""
-    return torch.from_numpy(np.array(backend.to_numpy(t.data)))
+    return torch.from_numpy(np.array(backend.to_numpy(t.array)))
 
 
 def from_torch_tensor(t: torch.Tensor, device: str | None = None) -> Tensor:

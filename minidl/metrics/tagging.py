@@ -30,7 +30,7 @@ from minidl.data.labels import NUM_CLASSES, builtin_classes
 
 def _as_arrays(y_true: Any, y_score: Any) -> tuple[np.ndarray, np.ndarray]:
     """Check and convert (N, C) targets and scores (NumPy, CuPy or minidl Tensors) to NumPy."""
-    y_true, y_score = (np.asarray(to_numpy(a.data if isinstance(a, Tensor) else a)) for a in (y_true, y_score))
+    y_true, y_score = (np.asarray(to_numpy(a.array if isinstance(a, Tensor) else a)) for a in (y_true, y_score))
     y_score = y_score.astype(np.float64)
     if y_true.ndim != 2 or y_true.shape != y_score.shape:
         raise ValueError(f"y_true and y_score must both be (N, C); got {y_true.shape} and {y_score.shape}")

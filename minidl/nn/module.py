@@ -312,21 +312,21 @@ class Module:
     def _apply(self, fn: Callable[[Array], Array]) -> Module:
         """Convert every parameter, gradient and buffer array with ``fn`` (recursively).
 
-        As PyTorch: a parameter stays the same object (its ``.data`` is replaced, so optimizers
+        As PyTorch: a parameter stays the same object (its ``.array`` is replaced, so optimizers
         keep working), a converted buffer is replaced by a new tensor.
         """
         for module in self.children():
             module._apply(fn)
         for param in self._parameters.values():
             if param is not None:
-                param.data = fn(param.data)
+                param.array = fn(param.array)
                 if param.grad is not None:
-                    param.grad.data = fn(param.grad.data)
+                    param.grad.array = fn(param.grad.array)
         for name, buffer in self._buffers.items():
             if buffer is not None:
-                converted = fn(buffer.data)
-                if converted is not buffer.data:
-                    self._buffers[name] = Tensor(converted, buffer.requires_grad)
+                converted = fn(buffer.array)
+                if converted is not buffer.array:
+                    self._buffers[name] = Tensor(converted, requires_grad=buffer.requires_grad)
         return self
 
     def to(self, *args: Any, device: str | None = None, dtype: Any = None) -> Module:

@@ -21,7 +21,7 @@ class Parameter(Tensor):
         if data is None:
             array = backend.module_for("cpu").empty(0, dtype=backend.float32)
         elif isinstance(data, Tensor):
-            array = data.data
+            array = data.array
         else:
             raise TypeError(f"Parameter: data must be a minidl.Tensor or None, got {type(data).__name__}")
         super().__init__(array)

@@ -59,7 +59,7 @@ def clip_grad_norm_(parameters: Parameters, max_norm: float, norm_type: float = 
     norm_type = float(norm_type)
     if not norm_type > 0:
         raise ValueError(f"clip_grad_norm_: norm_type must be > 0 (or inf), got {norm_type}")
-    grads = [p.grad.data for p in _as_list("clip_grad_norm_", parameters) if p.grad is not None]
+    grads = [p.grad.array for p in _as_list("clip_grad_norm_", parameters) if p.grad is not None]
     if not grads:
         return zeros(())
     xp, dtype = backend.xp_of(grads[0]), grads[0].dtype
@@ -80,7 +80,7 @@ def clip_grad_value_(parameters: Parameters, clip_value: float) -> None:
     clip_value = float(clip_value)
     for p in _as_list("clip_grad_value_", parameters):
         if p.grad is not None:
-            backend.xp_of(p.grad.data).clip(p.grad.data, -clip_value, clip_value, out=p.grad.data)
+            backend.xp_of(p.grad.array).clip(p.grad.array, -clip_value, clip_value, out=p.grad.array)
 
 
 def l2_penalty(parameters: Parameters, weight_decay: float) -> Tensor:

@@ -53,8 +53,10 @@ from __future__ import annotations
 from typing import Any
 
 from minidl.autograd.tensor import Tensor
+from minidl.backend import promote_types
 from minidl.ops import activation
 from minidl.ops.activation import *  # noqa: F403 - every activation function (its __all__)
+from minidl.ops.common import is_strict_promotion, set_strict_promotion, strict_promotion
 from minidl.ops.convert import clone, to
 from minidl.ops.elementwise import (
     abs,
@@ -129,7 +131,7 @@ __all__ = [
     "unsqueeze", "var", "where", *activation.__all__,
     "acos", "addmm", "asin", "atan", "bmm", "ceil", "chunk", "cos", "cosh", "expm1", "floor", "log10", "log1p",
     "log2", "mm", "norm", "reciprocal", "round", "rsqrt", "sign", "sin", "sinh", "split", "square", "t", "tan",
-    "trunc",
+    "trunc", "is_strict_promotion", "promote_types", "set_strict_promotion", "strict_promotion",
 ]
 
 

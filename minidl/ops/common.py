@@ -1,11 +1,66 @@
-"""Helpers shared by the ops: turning operands into tensors without changing dtypes."""
+"""Helpers shared by the ops: turning operands into tensors, and PyTorch's type promotion.
+
+Promotion (:func:`result_type`), as PyTorch: the kinds rank bool < integer < floating; the
+result has the highest kind present, and within it the widest dtype (int32 with int64 gives
+int64, float32 with float64 gives float64, int64 with float32 gives float32).  A 0-d tensor
+counts only when its kind is higher than the other tensor's (``float32_vector * float64_scalar``
+stays float32), and a Python number never widens a tensor (``x * 0.5`` stays float32).  In
+strict mode (:func:`set_strict_promotion`) any implicit conversion of a tensor is an error.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from minidl import backend
 from minidl.autograd.tensor import Tensor
+from minidl.ops.convert import to
+
+_STRICT = [False]
+
+
+def set_strict_promotion(strict: bool) -> None:
+    """Make every implicit dtype conversion between tensor operands a TypeError (``True``), or
+    promote as PyTorch does (``False``, the default)."""
+    _STRICT[0] = bool(strict)
+
+
+def is_strict_promotion() -> bool:
+    """Whether implicit dtype conversions between tensor operands are refused."""
+    return _STRICT[0]
+
+
+@contextlib.contextmanager
+def strict_promotion(strict: bool = True) -> Iterator[None]:
+    """``with minidl.strict_promotion():`` refuses implicit dtype conversions inside the block."""
+    before = _STRICT[0]
+    set_strict_promotion(strict)
+    try:
+        yield
+    finally:
+        set_strict_promotion(before)
+
+
+def result_type(a: Tensor, b: Tensor) -> backend.dtype:
+    """The dtype of a binary op on ``a`` and ``b`` (see the module docstring)."""
+    if (a.ndim == 0) != (b.ndim == 0):
+        dimensioned, zero_d = (a, b) if a.ndim else (b, a)
+        if backend.kind(zero_d.dtype) <= backend.kind(dimensioned.dtype):
+            return dimensioned.dtype
+    return backend.promote_types(a.dtype, b.dtype)
+
+
+def promote(op: str, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
+    """``a`` and ``b`` in their :func:`result_type` (a differentiable cast), or a TypeError in strict mode."""
+    if a.dtype == b.dtype:
+        return a, b
+    dtype = result_type(a, b)
+    if _STRICT[0]:
+        raise TypeError(f"{op}: dtypes differ, {a.dtype} {tuple(a.shape)} vs {b.dtype} {tuple(b.shape)}, and "
+                        f"strict promotion is on; convert one side explicitly (e.g. .to({dtype}))")
+    return to(a, dtype=dtype), to(b, dtype=dtype)
 
 
 def constant(value: Any, like: Tensor) -> Tensor:
@@ -14,7 +69,7 @@ def constant(value: Any, like: Tensor) -> Tensor:
     A float with an integer/bool tensor gives float32 (PyTorch's promotion); otherwise the
     number takes the tensor's dtype, so ``x * 0.5`` stays float32 (no accidental float64).
     """
-    xp = backend.xp_of(like.data)
+    xp = backend.xp_of(like.array)
     dtype = like.dtype
     if isinstance(value, float) and not backend.is_floating(dtype):
         dtype = backend.float32
@@ -50,12 +105,11 @@ def tensor_and_number(input: Any, other: Any) -> tuple[Tensor, int | float | boo
     return input, value
 
 
-def operands(op: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
+def operands(op: str, a: Any, b: Any, same_dtype: bool = False) -> tuple[Tensor, Tensor]:
     """``a`` and ``b`` as tensors of one dtype for a binary op.
 
-    Numbers take the other operand's dtype; an integer/bool tensor meeting a float tensor is
-    cast to the float dtype (PyTorch's promotion).  Two float tensors of different precision
-    are an error: minidl never upcasts float32 work to float64 behind your back.
+    Numbers take the other operand's dtype; tensors are promoted (:func:`promote`), unless the
+    op declares ``same_dtype`` (matrix products, as in PyTorch): then different dtypes are an error.
     """
     if not isinstance(a, Tensor):
         if not isinstance(b, Tensor):
@@ -64,15 +118,10 @@ def operands(op: str, a: Any, b: Any) -> tuple[Tensor, Tensor]:
         a = _number(op, a, b)
     elif not isinstance(b, Tensor):
         b = _number(op, b, a)
-    if a.dtype == b.dtype:
-        return a, b
-    fa, fb = backend.is_floating(a.dtype), backend.is_floating(b.dtype)
-    if fa and fb:
-        raise TypeError(f"{op}: dtype mismatch {a.dtype} {tuple(a.shape)} vs {b.dtype} {tuple(b.shape)}; "
-                        "convert one side explicitly with .float() or .double()")
-    if fa or fb:
-        return (a, cast_data(b, a.dtype)) if fa else (cast_data(a, b.dtype), b)
-    return a, b
+    if same_dtype and a.dtype != b.dtype:
+        raise TypeError(f"{op}: expected both operands to have the same dtype, got {a.dtype} {tuple(a.shape)} "
+                        f"and {b.dtype} {tuple(b.shape)}; convert one side explicitly with .float() or .double()")
+    return promote(op, a, b)
 
 
 def _number(op: str, value: Any, like: Tensor) -> Tensor:
@@ -100,7 +149,7 @@ def floating(input: Tensor) -> Tensor:
 
 def cast_data(t: Tensor, dtype: Any) -> Tensor:
     """A tensor (no gradient) with ``t``'s values in ``dtype``; for integer/bool operands only."""
-    return Tensor(t.data.astype(dtype))
+    return Tensor(t.array.astype(dtype))
 
 
 def normalize_dim(op: str, dim: int, ndim: int) -> int:

@@ -65,7 +65,7 @@ def to(input: Tensor, *args: Any, dtype: Any = None, device: str | None = None) 
     if dtype is not None and backend.as_dtype(dtype) != out.dtype:
         dtype = backend.as_dtype(dtype)
         if input.requires_grad and not backend.is_floating(dtype):
-            out = Tensor(out.data.astype(dtype))  # integer results carry no gradient
+            out = Tensor(out.array.astype(dtype))  # integer results carry no gradient
         else:
             out = Cast.apply(out, dtype=dtype)
     return out

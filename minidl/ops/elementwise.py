@@ -652,7 +652,7 @@ def square(input: Tensor) -> Tensor:
 def _step(op: type[_Step], input: Tensor, **params: Any) -> Tensor:
     """A step function of a floating tensor; an integer (or bool) tensor is already integral: a copy."""
     if not backend.is_floating(input.dtype):
-        return Tensor(input.data.copy())
+        return Tensor(input.array.copy())
     return op.apply(input, **params)
 
 
@@ -677,7 +677,7 @@ def sign(input: Tensor) -> Tensor:
     """-1, 0 or 1 for each element (an integer tensor keeps its dtype)."""
     if backend.is_floating(input.dtype):
         return Sign.apply(input)
-    return Tensor(backend.xp_of(input.data).sign(input.data))
+    return Tensor(backend.xp_of(input.array).sign(input.array))
 
 
 def abs(input: Tensor) -> Tensor:  # noqa: A001 - PyTorch's name
@@ -716,8 +716,8 @@ def _compare(name: str) -> Any:
 
     def compare(input: Any, other: Any) -> Tensor:
         a, b = operands(name, input, other)
-        xp = backend.xp_of(a.data)
-        return Tensor(getattr(xp, _NUMPY_COMPARISONS[name])(a.data, b.data))
+        xp = backend.xp_of(a.array)
+        return Tensor(getattr(xp, _NUMPY_COMPARISONS[name])(a.array, b.array))
 
     compare.__name__ = compare.__qualname__ = name
     compare.__doc__ = f"Elementwise ``{name}`` comparison; a bool tensor without gradient."

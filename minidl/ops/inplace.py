@@ -42,7 +42,7 @@ def _check(op: str, t: Tensor, *operands: Any) -> None:
         if any(isinstance(v, Tensor) and v.requires_grad for v in operands):
             raise RuntimeError(f"{op}: the operand requires grad: PyTorch would record the in-place operation in "
                                "the graph, minidl does not support that. Write it out of place (x = x + y)")
-    if any(stride == 0 and n > 1 for stride, n in zip(t.data.strides, t.shape)):
+    if any(stride == 0 and n > 1 for stride, n in zip(t.array.strides, t.shape)):
         raise RuntimeError(f"{op}: unsupported operation: more than one element of the written-to tensor refers "
                            "to a single memory location. Please clone() the tensor before performing the operation.")
 
@@ -51,7 +51,7 @@ def _values(value: Any, like: Tensor) -> Any:
     """The array (or number) to write into ``like``: tensors unwrapped, arrays (NumPy ones too:
     CuPy's kernels refuse host arrays) and lists moved to its device; numbers as they are."""
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     if isinstance(value, (list, tuple)):
         return backend.module_for(like.device).asarray(value)
     if hasattr(value, "dtype") and hasattr(value, "shape"):  # an array (or NumPy scalar)
@@ -62,15 +62,15 @@ def _values(value: Any, like: Tensor) -> Any:
 def _update(op: str, self: Tensor, function: str, *operands: Any, alpha: float = 1) -> Tensor:
     """self <- xp.<function>(self, alpha * operand, ...), written into self's memory (``out=``)."""
     _check(op, self, *operands)
-    xp = backend.xp_of(self.data)
+    xp = backend.xp_of(self.array)
     values = [_values(v, self) for v in operands]
     alpha = number(alpha)  # a 0-d array alpha: its value (CuPy refuses host arrays)
     if alpha != 1:
         values[0] = values[0] * alpha
     try:
-        getattr(xp, function)(self.data, *values, out=self.data)
+        getattr(xp, function)(self.array, *values, out=self.array)
     except TypeError as error:  # the result's dtype can't be cast to self's (a float into an integer tensor)
-        result = getattr(xp, function)(self.data, *values).dtype
+        result = getattr(xp, function)(self.array, *values).dtype
         raise RuntimeError(f"{op}: result type {result} can't be cast to the desired output type "
                            f"{self.dtype}") from error
     except ValueError as error:  # an operand does not broadcast to self's shape
@@ -121,7 +121,7 @@ def zero_(self: Tensor) -> Tensor:
 def fill_(self: Tensor, value: float) -> Tensor:
     """Set every element to ``value``."""
     _check("fill_", self, value)
-    self.data[...] = _values(value, self)
+    self.array[...] = _values(value, self)
     self._version_counter.bump()
     return self
 
@@ -131,7 +131,7 @@ def copy_(self: Tensor, src: Any) -> Tensor:
     _check("copy_", self, src)
     values = _values(src, self)
     try:
-        self.data[...] = values
+        self.array[...] = values
     except ValueError as error:
         raise RuntimeError(f"copy_: can't copy a source of shape {tuple(getattr(values, 'shape', ()))} "
                            f"into a tensor of shape {tuple(self.shape)}") from error
@@ -142,7 +142,7 @@ def copy_(self: Tensor, src: Any) -> Tensor:
 def setitem(self: Tensor, key: Any, value: Any) -> None:
     """``self[key] = value`` (no gradient is recorded)."""
     _check("__setitem__", self, value)
-    key, _ = index_key(key, backend.xp_of(self.data))
+    key, _ = index_key(key, backend.xp_of(self.array))
     check_bounds(key, self.shape)  # CuPy would wrap an out-of-range index around
-    self.data[key] = _values(value, self)
+    self.array[key] = _values(value, self)
     self._version_counter.bump()

@@ -179,7 +179,7 @@ def cross_entropy_reference(x: Tensor, target: Array, weight: Array | None, igno
                             label_smoothing: float, reduction: str) -> Tensor:
     """:class:`CrossEntropy` from primitives: l_i = -sum_c q_ic log_softmax(x)_ic with the constant
     q_ic = v_i [(1 - e) w_{t_i} [c = t_i] + (e / C) w_c] (the class docstring)."""
-    xp, n_classes, e = backend.xp_of(x.data), x.shape[1], label_smoothing
+    xp, n_classes, e = backend.xp_of(x.array), x.shape[1], label_smoothing
     valid = target != ignore_index
     t = xp.where(valid, target, 0)
     w = xp.ones(n_classes, dtype=x.dtype) if weight is None else weight

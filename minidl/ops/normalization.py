@@ -105,8 +105,8 @@ def batch_norm_reference(x: Tensor, w: Tensor, b: Tensor, axes: tuple[int, ...],
     """:class:`BatchNorm` from primitives: :func:`normalize_reference`, and the running statistics'
     update written out (on the arrays, outside the graph)."""
     if running_mean is not None:  # PyTorch tracks the unbiased variance
-        running_mean[...] = (1 - momentum) * running_mean + momentum * x.data.mean(axis=axes)
-        running_var[...] = (1 - momentum) * running_var + momentum * x.data.var(axis=axes, ddof=1)
+        running_mean[...] = (1 - momentum) * running_mean + momentum * x.array.mean(axis=axes)
+        running_var[...] = (1 - momentum) * running_var + momentum * x.array.var(axis=axes, ddof=1)
     return normalize_reference(x, w, b, axes, param_axes, eps)
 
 

@@ -163,7 +163,7 @@ def avg_pool_reference(x: Tensor, kernel: tuple[int, ...], stride: tuple[int, ..
     with 0, divided by the window sizes."""
     ones = (1,) * len(kernel)
     windows = _windows_stacked(x, kernel, stride, padding, ones, ceil_mode, 0.0)
-    divisor = divisor_override or Tensor(avg_divisor(backend.xp_of(x.data), x.dtype, tuple(x.shape[2:]),
+    divisor = divisor_override or Tensor(avg_divisor(backend.xp_of(x.array), x.dtype, tuple(x.shape[2:]),
                                                      tuple(windows.shape[3:]), kernel, stride, padding,
                                                      count_include_pad))
     return windows.sum(2) / divisor

@@ -173,7 +173,7 @@ def _extreme(name: str, largest: bool, input: Tensor, dim: Any, keepdim: bool) -
         return Extreme.apply(input, dim=None, keepdim=False, largest=largest)
     d = normalize_dim(name, dim, input.ndim)
     values = ExtremeAlongDim.apply(input, dim=d, keepdim=keepdim, largest=largest)
-    index = values.grad_fn.index if values.grad_fn else _arg(input.data, d, largest)
+    index = values.grad_fn.index if values.grad_fn else _arg(input.array, d, largest)
     index = index if not keepdim else backend.xp_of(index).expand_dims(index, d)
     return ValuesIndices(values, Tensor(index.astype(backend.int64)))
 
@@ -213,10 +213,10 @@ def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tens
 
 
 def _argext(name: str, largest: bool, input: Tensor, dim: int | None, keepdim: bool) -> Tensor:
-    xp = backend.xp_of(input.data)
+    xp = backend.xp_of(input.array)
     if dim is None:
-        index = _arg(input.data.reshape(-1), 0, largest)
+        index = _arg(input.array.reshape(-1), 0, largest)
         return Tensor(xp.asarray(index, dtype=backend.int64).reshape((1,) * input.ndim if keepdim else ()))
     d = normalize_dim(name, dim, input.ndim)
-    index = _arg(input.data, d, largest).astype(backend.int64)
+    index = _arg(input.array, d, largest).astype(backend.int64)
     return Tensor(xp.expand_dims(index, d) if keepdim else index)

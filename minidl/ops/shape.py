@@ -183,7 +183,7 @@ def view(input: Tensor, *shape: Any) -> Tensor:
     contiguous input); otherwise PyTorch's error, e.g. for ``x.t().view(-1)``.
     """
     shape = _new_shape("view", input, shape)
-    if input.numel() and not shares_memory(input.data.reshape(shape), input.data):
+    if input.numel() and not shares_memory(input.array.reshape(shape), input.array):
         raise RuntimeError(f"view: view size is not compatible with input tensor's size and stride (at least one "
                            f"dimension spans across two contiguous subspaces): shape {tuple(input.shape)}, strides "
                            f"{_strides(input)}, new shape {list(shape)}. Use .reshape(...) instead.")
@@ -192,7 +192,7 @@ def view(input: Tensor, *shape: Any) -> Tensor:
 
 def _strides(input: Tensor) -> tuple[int, ...]:
     """The strides in elements (PyTorch's unit), not bytes."""
-    return tuple(s // input.data.itemsize for s in input.data.strides)
+    return tuple(s // input.array.itemsize for s in input.array.strides)
 
 
 def contiguous(input: Tensor) -> Tensor:
@@ -271,7 +271,7 @@ def index_key(key: Any, xp: Any) -> tuple[Any, bool]:
     converted, repeats = [], False
     for part in parts:
         if isinstance(part, Tensor):
-            part = part.data
+            part = part.array
         if isinstance(part, list) or (hasattr(part, "dtype") and getattr(part, "ndim", 0) > 0):
             part = backend.to_device(xp.asarray(part) if isinstance(part, list) else part,
                                      "cuda" if xp is not backend.numpy else "cpu")
@@ -316,7 +316,7 @@ def check_bounds(parts: Sequence[Any], shape: tuple[int, ...]) -> None:
 
 def index(input: Tensor, key: Any) -> Tensor:
     """``input[key]`` with slices, ints, None, Ellipsis, integer arrays or boolean masks."""
-    key, repeats = index_key(key, backend.xp_of(input.data))
+    key, repeats = index_key(key, backend.xp_of(input.array))
     return Index.apply(input, key=key, repeats_possible=repeats)
 
 
@@ -382,7 +382,7 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant", value: float 
         return _constant_pad(input, widths, 0.0 if value is None else number(value))  # a 0-d array: its value
     if mode not in ("reflect", "replicate", "circular"):
         raise ValueError(f"pad: mode must be 'constant', 'reflect', 'replicate' or 'circular', got {mode!r}")
-    xp = backend.xp_of(input.data)
+    xp = backend.xp_of(input.array)
     out = input
     for d, (before, after) in enumerate(widths):
         n = input.shape[d]

@@ -37,16 +37,16 @@ class Adadelta(Optimizer):
             raise ValueError(f"Adadelta: invalid rho {group['rho']!r}: expected in [0, 1]")
 
     def _update(self, p: Tensor, state: dict[str, Any], group: ParamGroup) -> None:
-        xp = backend.xp_of(p.data)
+        xp = backend.xp_of(p.array)
         if not state:
-            state.update(step=0, square_avg=Tensor(xp.zeros_like(p.data)), acc_delta=Tensor(xp.zeros_like(p.data)))
+            state.update(step=0, square_avg=Tensor(xp.zeros_like(p.array)), acc_delta=Tensor(xp.zeros_like(p.array)))
         state["step"] += 1
         rho, eps = group["rho"], group["eps"]
-        g = -p.grad.data if group["maximize"] else p.grad.data
+        g = -p.grad.array if group["maximize"] else p.grad.array
         if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p.data
-        v, u = state["square_avg"].data, state["acc_delta"].data
+            g = g + group["weight_decay"] * p.array
+        v, u = state["square_avg"].array, state["acc_delta"].array
         v[...] = rho * v + (1 - rho) * g * g
         delta = xp.sqrt(u + eps) / xp.sqrt(v + eps) * g
         u[...] = rho * u + (1 - rho) * delta * delta
-        p.data -= group["lr"] * delta
+        p.array -= group["lr"] * delta

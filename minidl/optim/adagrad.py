@@ -32,20 +32,20 @@ class Adagrad(Optimizer):
         super().add_param_group(param_group)
         group = self.param_groups[-1]
         for p in group["params"]:
-            xp = backend.xp_of(p.data)
-            self.state[p] = {"step": 0, "sum": Tensor(xp.full_like(p.data, group["initial_accumulator_value"]))}
+            xp = backend.xp_of(p.array)
+            self.state[p] = {"step": 0, "sum": Tensor(xp.full_like(p.array, group["initial_accumulator_value"]))}
 
     def _check_group(self, group: ParamGroup) -> None:
         for name in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
             self._check_range(name, group[name])
 
     def _update(self, p: Tensor, state: dict[str, Any], group: ParamGroup) -> None:
-        xp = backend.xp_of(p.data)
+        xp = backend.xp_of(p.array)
         state["step"] += 1
-        g = -p.grad.data if group["maximize"] else p.grad.data
+        g = -p.grad.array if group["maximize"] else p.grad.array
         if group["weight_decay"] != 0:
-            g = g + group["weight_decay"] * p.data
+            g = g + group["weight_decay"] * p.array
         lr_t = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
-        s = state["sum"].data
+        s = state["sum"].array
         s += g * g
-        p.data -= lr_t * (g / (xp.sqrt(s) + group["eps"]))
+        p.array -= lr_t * (g / (xp.sqrt(s) + group["eps"]))

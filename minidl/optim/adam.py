@@ -59,46 +59,46 @@ class Adam(Optimizer):
     def _update(self, p: Tensor, state: dict[str, Any], group: ParamGroup) -> None:
         """The class docstring's update, line for line (``x[...] = ...`` writes into a state array)."""
         self._init_state(p, state, group)
-        xp, t = backend.xp_of(p.data), state["step"]
+        xp, t = backend.xp_of(p.array), state["step"]
         lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
         decoupled = group["decoupled_weight_decay"]
         if decoupled:
-            p.data *= 1 - lr * weight_decay
+            p.array *= 1 - lr * weight_decay
         g = self._grad(p, 0.0 if decoupled else weight_decay, group["maximize"])
-        m, v = state["exp_avg"].data, state["exp_avg_sq"].data
+        m, v = state["exp_avg"].array, state["exp_avg_sq"].array
         m[...] = beta1 * m + (1 - beta1) * g
         v[...] = beta2 * v + (1 - beta2) * g * g
         if group["amsgrad"]:
-            v_max = state["max_exp_avg_sq"].data
+            v_max = state["max_exp_avg_sq"].array
             v_max[...] = xp.maximum(v_max, v)
             v = v_max
-        p.data -= lr * (m / (1 - beta1**t)) / (xp.sqrt(v / (1 - beta2**t)) + eps)
+        p.array -= lr * (m / (1 - beta1**t)) / (xp.sqrt(v / (1 - beta2**t)) + eps)
 
     def _update_in_place(self, p: Tensor, state: dict[str, Any], group: ParamGroup) -> None:
         """:meth:`_update` with no temporaries: ``out=`` into the state and one reused scratch array."""
         self._init_state(p, state, group)
         lr, weight_decay, decoupled = group["lr"], group["weight_decay"], group["decoupled_weight_decay"]
         if decoupled and weight_decay != 0:
-            p.data *= 1.0 - lr * weight_decay
+            p.array *= 1.0 - lr * weight_decay
         g = self._effective_grad(p, 0.0 if decoupled else weight_decay, group["maximize"])
         scratch = self._buffer(p)
         v = self._update_moments(g, state, group, scratch)
-        self._apply_step(p, state["exp_avg"].data, v, state["step"], group, scratch)
+        self._apply_step(p, state["exp_avg"].array, v, state["step"], group, scratch)
 
     @staticmethod
     def _update_moments(g: Array, state: dict[str, Any], group: ParamGroup, scratch: Array) -> Array:
         """m ← β1 m + (1 − β1) g (torch's lerp), v ← β2 v + (1 − β2) g²; return v (or its running max)."""
         xp = backend.xp_of(g)
         beta1, beta2 = group["betas"]
-        lerp_(state["exp_avg"].data, g, 1.0 - beta1, scratch)
-        exp_avg_sq = state["exp_avg_sq"].data
+        lerp_(state["exp_avg"].array, g, 1.0 - beta1, scratch)
+        exp_avg_sq = state["exp_avg_sq"].array
         exp_avg_sq *= beta2
         xp.multiply(g, 1.0 - beta2, out=scratch)  # (1 − β2) g g, in torch's addcmul order
         scratch *= g
         exp_avg_sq += scratch
         if not group["amsgrad"]:
             return exp_avg_sq
-        max_exp_avg_sq = state["max_exp_avg_sq"].data
+        max_exp_avg_sq = state["max_exp_avg_sq"].array
         return xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
 
     @staticmethod
@@ -112,7 +112,7 @@ class Adam(Optimizer):
         scratch += group["eps"] * bias_correction2_sqrt
         xp.divide(m, scratch, out=scratch)
         scratch *= step_size
-        p.data -= scratch
+        p.array -= scratch
 
 
 class AdamW(Adam):

@@ -82,15 +82,15 @@ class LBFGS(Optimizer):
     # ------------------------------------------------------------- the flat parameter vector
     def _flat_grad(self) -> Array:
         """Every parameter's gradient, flattened and concatenated (zeros for a missing one)."""
-        xp = backend.xp_of(self._params[0].data)
-        return xp.concatenate([xp.zeros(p.numel(), p.dtype) if p.grad is None else p.grad.data.ravel()
+        xp = backend.xp_of(self._params[0].array)
+        return xp.concatenate([xp.zeros(p.numel(), p.dtype) if p.grad is None else p.grad.array.ravel()
                                for p in self._params])
 
     def _add_grad(self, step_size: Any, update: Array) -> None:
         """θ ← θ + step_size · update, ``update`` cut into the parameters' shapes."""
         offset = 0
         for p in self._params:
-            p.data += step_size * update[offset:offset + p.numel()].reshape(p.shape)
+            p.array += step_size * update[offset:offset + p.numel()].reshape(p.shape)
             p._version_counter.bump()
             offset += p.numel()
 
@@ -101,7 +101,7 @@ class LBFGS(Optimizer):
         loss = float(_evaluate(closure))
         flat_grad = self._flat_grad()
         for p, saved in zip(self._params, x):
-            p.data[...] = saved
+            p.array[...] = saved
             p._version_counter.bump()
         return loss, flat_grad
 
@@ -155,7 +155,7 @@ class LBFGS(Optimizer):
         the new θ, t and the evaluations used (none after the last iteration without line search:
         the old loss and gradient are returned then)."""
         if group["line_search_fn"] == "strong_wolfe":
-            x_init = [p.data.copy() for p in self._params]
+            x_init = [p.array.copy() for p in self._params]
             loss, flat_grad, t, evals = _strong_wolfe(partial(self._directional_evaluate, closure), x_init, t, d,
                                                       loss, flat_grad, gtd, max_ls=evals_left)
             self._add_grad(t, d)
@@ -235,8 +235,8 @@ def _wrap(value: Any) -> Any:
 def _unwrap(value: Any) -> Any:
     """A Tensor (or a list of them) as arrays; None stays None."""
     if isinstance(value, list):
-        return [v.data for v in value]
-    return None if value is None else value.data
+        return [v.array for v in value]
+    return None if value is None else value.array
 
 
 # ------------------------------------------------------------------ strong-Wolfe line search

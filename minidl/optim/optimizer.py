@@ -9,7 +9,7 @@ An optimizer holds
   (``'step'``, ``'exp_avg'``, ...; arrays as minidl Tensors), created at the parameter's first step.
 
 ``step()`` visits every parameter that has a gradient and calls one of the subclass's two updates,
-which change ``p.data`` in place:
+which change ``p.array`` in place:
 
 * ``_update`` -- the textbook form, the docstring's formula line for line (with temporaries), the
   one to read first; used with ``foreach=False``;
@@ -131,7 +131,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data[...] = 0
+                    p.grad.array[...] = 0
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; return ``closure()``'s loss when given.
@@ -161,7 +161,7 @@ class Optimizer:
                                f"its parameter {tuple(p.shape)} {p.dtype} on {p.device}")
 
     def _update(self, p: Tensor, state: dict[str, Any], group: ParamGroup) -> None:
-        """Update ``p.data`` from ``p.grad``, ``state`` and the group's hyperparameters: the textbook form."""
+        """Update ``p.array`` from ``p.grad``, ``state`` and the group's hyperparameters: the textbook form."""
         raise NotImplementedError(f"{self._name}._update")
 
     def _update_in_place(self, p: Tensor, state: dict[str, Any], group: ParamGroup) -> None:
@@ -175,15 +175,15 @@ class Optimizer:
         """
         buffers = self._buffers[p]
         buf = buffers.get(name)
-        if buf is None or buf.shape != p.shape or buf.dtype != p.dtype or type(buf) is not type(p.data):
-            buf = buffers[name] = backend.xp_of(p.data).empty_like(p.data)
+        if buf is None or buf.shape != p.shape or buf.dtype != p.dtype or type(buf) is not type(p.array):
+            buf = buffers[name] = backend.xp_of(p.array).empty_like(p.array)
         return buf
 
     @staticmethod
     def _grad(p: Tensor, weight_decay: float, maximize: bool) -> Array:
         """g = (−∇θ if maximize else ∇θ) + λθ: the gradient the textbook updates use (``p.grad`` unchanged)."""
-        g = -p.grad.data if maximize else p.grad.data
-        return g + weight_decay * p.data if weight_decay else g
+        g = -p.grad.array if maximize else p.grad.array
+        return g + weight_decay * p.array if weight_decay else g
 
     def _effective_grad(self, p: Tensor, weight_decay: float, maximize: bool) -> Array:
         """g = (-grad if maximize else grad) + weight_decay * p: torch's order, L2 folded into g.
@@ -191,14 +191,14 @@ class Optimizer:
         Returns ``p.grad``'s own array when there is nothing to add (no copy), otherwise writes
         into a second work array (``p.grad`` itself is never changed, as in PyTorch).
         """
-        grad = p.grad.data
+        grad = p.grad.array
         if not weight_decay and not maximize:
             return grad
         xp = backend.xp_of(grad)
         out = self._buffer(p, "grad")
         if not weight_decay:
             return xp.negative(grad, out=out)
-        xp.multiply(p.data, weight_decay, out=out)
+        xp.multiply(p.array, weight_decay, out=out)
         if maximize:
             out -= grad
         else:
@@ -208,7 +208,7 @@ class Optimizer:
     @staticmethod
     def _zeros_like(p: Tensor) -> Tensor:
         """A state tensor of zeros shaped like ``p`` (same dtype and device)."""
-        return Tensor(backend.xp_of(p.data).zeros_like(p.data))
+        return Tensor(backend.xp_of(p.array).zeros_like(p.array))
 
     # ------------------------------------------------------------------------ state dicts
     def state_dict(self) -> StateDict:
@@ -303,7 +303,7 @@ def _state_value(value: Any, p: Tensor) -> Any:
     """A copy of a saved state value; tensors moved to ``p``'s device (and float dtype)."""
     if not isinstance(value, Tensor):
         return copy.deepcopy(value)
-    data = backend.to_device(value.data, p.device)
+    data = backend.to_device(value.array, p.device)
     floating = backend.is_floating(p.dtype) and backend.is_floating(data.dtype)
     return Tensor(data.astype(p.dtype if floating else data.dtype))  # astype always copies
 

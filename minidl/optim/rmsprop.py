@@ -50,31 +50,31 @@ class RMSprop(Optimizer):
     def _update(self, p: Tensor, state: dict[str, Any], group: ParamGroup) -> None:
         """The class docstring's update, line for line (``x[...] = ...`` writes into a state array)."""
         self._init_state(p, state, group)
-        xp = backend.xp_of(p.data)
+        xp = backend.xp_of(p.array)
         lr, alpha, eps, mu = group["lr"], group["alpha"], group["eps"], group["momentum"]
         g = self._grad(p, group["weight_decay"], group["maximize"])
-        v = state["square_avg"].data
+        v = state["square_avg"].array
         v[...] = alpha * v + (1 - alpha) * g * g
         if group["centered"]:
-            g_avg = state["grad_avg"].data
+            g_avg = state["grad_avg"].array
             g_avg[...] = alpha * g_avg + (1 - alpha) * g
             d = xp.sqrt(v - g_avg * g_avg) + eps
         else:
             d = xp.sqrt(v) + eps
         if mu > 0:
-            b = state["momentum_buffer"].data
+            b = state["momentum_buffer"].array
             b[...] = mu * b + g / d
-            p.data -= lr * b
+            p.array -= lr * b
         else:
-            p.data -= lr * g / d
+            p.array -= lr * g / d
 
     def _update_in_place(self, p: Tensor, state: dict[str, Any], group: ParamGroup) -> None:
         """:meth:`_update` with no temporaries: ``out=`` into the state and one reused scratch array."""
         self._init_state(p, state, group)
-        xp = backend.xp_of(p.data)
+        xp = backend.xp_of(p.array)
         alpha, scratch = group["alpha"], self._buffer(p)
         g = self._effective_grad(p, group["weight_decay"], group["maximize"])
-        square_avg = state["square_avg"].data
+        square_avg = state["square_avg"].array
         square_avg *= alpha
         xp.multiply(g, 1.0 - alpha, out=scratch)  # (1 − α) g g, in torch's addcmul order
         scratch *= g
@@ -82,21 +82,21 @@ class RMSprop(Optimizer):
         denom = self._denominator(state, group, g, scratch)
         xp.divide(g, denom, out=scratch)  # g / d
         if group["momentum"] > 0:
-            buf = state["momentum_buffer"].data
+            buf = state["momentum_buffer"].array
             buf *= group["momentum"]
             buf += scratch
             xp.multiply(buf, group["lr"], out=scratch)
         else:
             scratch *= group["lr"]
-        p.data -= scratch
+        p.array -= scratch
 
     @staticmethod
     def _denominator(state: dict[str, Any], group: ParamGroup, g: Array, scratch: Array) -> Array:
         """d = √(v − ḡ²) + eps (centered, updating ḡ first) or √v + eps, written into ``scratch``."""
         xp = backend.xp_of(g)
-        square_avg = state["square_avg"].data
+        square_avg = state["square_avg"].array
         if group["centered"]:
-            grad_avg = state["grad_avg"].data
+            grad_avg = state["grad_avg"].array
             lerp_(grad_avg, g, 1.0 - group["alpha"], scratch)
             xp.multiply(grad_avg, grad_avg, out=scratch)
             xp.subtract(square_avg, scratch, out=scratch)

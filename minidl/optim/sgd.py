@@ -48,21 +48,21 @@ class SGD(Optimizer):
             if "momentum_buffer" not in state:
                 state["momentum_buffer"] = Tensor(g.copy())
             else:
-                b = state["momentum_buffer"].data
+                b = state["momentum_buffer"].array
                 b[...] = mu * b + (1 - tau) * g
-            b = state["momentum_buffer"].data
+            b = state["momentum_buffer"].array
             g = g + mu * b if group["nesterov"] else b
-        p.data -= lr * g
+        p.array -= lr * g
 
     def _update_in_place(self, p: Tensor, state: dict[str, Any], group: ParamGroup) -> None:
         """:meth:`_update` with no temporaries: ``out=`` into the state and one reused scratch array."""
-        xp = backend.xp_of(p.data)
+        xp = backend.xp_of(p.array)
         scratch = self._buffer(p)
         g = self._effective_grad(p, group["weight_decay"], group["maximize"])
         if group["momentum"] != 0:
             g = self._momentum(g, state, group, scratch)
         xp.multiply(g, group["lr"], out=scratch)
-        p.data -= scratch
+        p.array -= scratch
 
     @staticmethod
     def _momentum(g: Array, state: dict[str, Any], group: ParamGroup, scratch: Array) -> Array:
@@ -71,9 +71,9 @@ class SGD(Optimizer):
         momentum, dampening = group["momentum"], group["dampening"]
         if "momentum_buffer" not in state:
             state["momentum_buffer"] = Tensor(g.copy())  # b ← g at the first step: no dampening
-            buf = state["momentum_buffer"].data
+            buf = state["momentum_buffer"].array
         else:
-            buf = state["momentum_buffer"].data
+            buf = state["momentum_buffer"].array
             buf *= momentum
             if dampening:
                 xp.multiply(g, 1.0 - dampening, out=scratch)

@@ -195,7 +195,7 @@ def build(desc: schema.Description, device: str = "cpu", dtype: Any = "float32",
 # ---------------------------------------------------------------------------------- parity runner
 def get_weights(model: nn.Module) -> dict[str, np.ndarray]:
     """Every parameter and buffer as a NumPy array, by ``state_dict`` key."""
-    return {k: backend.to_numpy(v.data).copy() for k, v in model.state_dict().items()}
+    return {k: backend.to_numpy(v.array).copy() for k, v in model.state_dict().items()}
 
 
 def set_weights(model: nn.Module, weights: dict[str, np.ndarray]) -> None:
@@ -215,7 +215,7 @@ def to_tensor(array: np.ndarray, device: str = "cpu") -> Tensor:
 
 
 def to_numpy(t: Tensor) -> np.ndarray:
-    return backend.to_numpy(t.detach().data)
+    return backend.to_numpy(t.detach().array)
 
 
 def train_step(built: Built, x: np.ndarray, y: np.ndarray, device: str = "cpu",
