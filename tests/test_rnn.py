@@ -109,6 +109,56 @@ def test_unbatched_input(kind: str, dtype: Any) -> None:
     compare_run(m_out, t_out, [m_x, *layer.parameters(), *m_h], [t_x, *ref.parameters(), *t_h], dtype)
 
 
+PROJ_OPTIONS = [
+    {"num_layers": layers, "bidirectional": both, "batch_first": first}
+    for layers in (1, 2) for both in (False, True) for first in (False, True)
+] + [{"num_layers": 2, "bidirectional": True, "bias": False}]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("options", PROJ_OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
+@pytest.mark.parametrize("with_h0", [False, True])
+def test_lstm_with_projections_matches_torch(options: dict[str, Any], dtype: Any, with_h0: bool) -> None:
+    layer, ref = make_layer("LSTM", dtype, hidden_size=5, proj_size=2, **options)
+    length, batch, directions = 4, 3, 2 if options.get("bidirectional") else 1
+    shape = (batch, length, 3) if options.get("batch_first") else (length, batch, 3)
+    x = rng(16).standard_normal(shape).astype(dtype)
+    m_x, t_x = md(x, True), th(x.astype(np.float64), True)
+    m_leaves, t_leaves = [m_x, *layer.parameters()], [t_x, *ref.parameters()]
+    args_m, args_t = (m_x,), (t_x,)
+    if with_h0:  # h0 has proj_size columns, c0 hidden_size
+        stacked = options["num_layers"] * directions
+        arrays = [rng(17 + k).standard_normal((stacked, batch, size)).astype(dtype) for k, size in enumerate((2, 5))]
+        m_h, t_h = [md(a, True) for a in arrays], [th(a.astype(np.float64), True) for a in arrays]
+        args_m, args_t = (m_x, tuple(m_h)), (t_x, tuple(t_h))
+        m_leaves, t_leaves = m_leaves + m_h, t_leaves + t_h
+    assert [n for n, _ in layer.named_parameters()] == [n for n, _ in ref.named_parameters()]
+    m_out = layer(*args_m)
+    assert m_out[0].shape[-1] == 2 * directions and m_out[1][0].shape[-1] == 2 and m_out[1][1].shape[-1] == 5
+    compare_run(m_out, ref(*args_t), m_leaves, t_leaves, dtype)
+
+
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
+def test_lstm_with_projections_in_float32_against_torch_float32() -> None:
+    layer, ref = make_layer("LSTM", np.float32, hidden_size=5, proj_size=3, num_layers=2, bidirectional=True)
+    ref = ref.float()
+    x = rng(18).standard_normal((6, 2, 3)).astype(np.float32)
+    m_x, t_x = md(x, True), th(x, True)
+    compare_run(layer(m_x), ref(t_x), [m_x, *layer.parameters()], [t_x, *ref.parameters()], np.float32)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lstm_with_projections_unbatched(dtype: Any) -> None:
+    layer, ref = make_layer("LSTM", dtype, hidden_size=5, proj_size=2, num_layers=2, bidirectional=True)
+    x = rng(19).standard_normal((4, 3)).astype(dtype)
+    arrays = [rng(20 + k).standard_normal((4, size)).astype(dtype) for k, size in enumerate((2, 5))]
+    m_x, t_x = md(x, True), th(x.astype(np.float64), True)
+    m_h, t_h = [md(a, True) for a in arrays], [th(a.astype(np.float64), True) for a in arrays]
+    m_out = layer(m_x, tuple(m_h))
+    assert tuple(m_out[0].shape) == (4, 4)
+    compare_run(m_out, ref(t_x, tuple(t_h)), [m_x, *layer.parameters(), *m_h], [t_x, *ref.parameters(), *t_h], dtype)
+
+
 CELLS = ["RNNCell", "RNNCell_relu", "LSTMCell", "GRUCell"]
 
 
@@ -152,6 +202,20 @@ def test_layer_gradcheck(kind: str, options: dict[str, Any]) -> None:
     assert minidl.gradcheck(run, [x, *h, *layer.parameters()])
 
 
+@pytest.mark.parametrize("options", [{}, {"num_layers": 2, "bidirectional": True}])
+def test_lstm_with_projections_gradcheck(options: dict[str, Any]) -> None:
+    layer, _ = make_layer("LSTM", np.float64, input_size=2, hidden_size=3, proj_size=2, **options)
+    stacked = options.get("num_layers", 1) * (2 if options.get("bidirectional") else 1)
+    x = md(rng(21).standard_normal((3, 2, 2)), True)
+    h = [md(rng(22 + k).standard_normal((stacked, 2, size)), True) for k, size in enumerate((2, 3))]
+
+    def run(x: Any, *rest: Any) -> tuple[Any, ...]:  # the parameters in ``rest`` are the layer's own
+        output, final = layer(x, tuple(h))
+        return (output, *final)
+
+    assert minidl.gradcheck(run, [x, *h, *layer.parameters()])
+
+
 @pytest.mark.parametrize("kind", CELLS)
 def test_cell_gradcheck(kind: str) -> None:
     name, extra = (kind, {}) if kind != "RNNCell_relu" else ("RNNCell", {"nonlinearity": "relu"})
@@ -183,6 +247,27 @@ def test_parameters_names_shapes_and_init_as_torch() -> None:
     assert repr(nn.RNNCell(3, 5, nonlinearity="relu")) == repr(torch.nn.RNNCell(3, 5, nonlinearity="relu"))
 
 
+def test_projection_parameters_init_repr_and_state_dict_as_torch() -> None:
+    layer = nn.LSTM(3, 5, num_layers=2, bidirectional=True, proj_size=2)
+    ref = torch.nn.LSTM(3, 5, num_layers=2, bidirectional=True, proj_size=2)
+    assert [(n, tuple(p.shape)) for n, p in layer.named_parameters()] == \
+        [(n, tuple(p.shape)) for n, p in ref.named_parameters()]
+    assert list(layer.state_dict()) == list(ref.state_dict())
+    bound = 1 / np.sqrt(5)  # hidden_size, not proj_size, as PyTorch
+    values = np.concatenate([minidl.backend.to_numpy(p.array).ravel() for p in layer.parameters()])
+    assert values.min() >= -bound and values.max() <= bound and values.std() > bound / 3
+    weight_hr = minidl.backend.to_numpy(layer.weight_hr_l1_reverse.array)
+    assert weight_hr.min() >= -bound and weight_hr.max() <= bound and weight_hr.std() > bound / 3
+    layer.load_state_dict({k: md(v.detach().numpy()) for k, v in ref.state_dict().items()})
+    np.testing.assert_array_equal(minidl.backend.to_numpy(layer.weight_hr_l0.array), ref.weight_hr_l0.detach().numpy())
+    assert repr(layer) == repr(ref)
+    no_bias = nn.LSTM(3, 5, bias=False, proj_size=4)
+    assert [(n, tuple(p.shape)) for n, p in no_bias.named_parameters()] == \
+        [(n, tuple(p.shape)) for n, p in torch.nn.LSTM(3, 5, bias=False, proj_size=4).named_parameters()]
+    assert repr(no_bias) == repr(torch.nn.LSTM(3, 5, bias=False, proj_size=4))
+    assert nn.LSTM(3, 5).proj_size == 0 and "proj_size" not in repr(nn.LSTM(3, 5))
+
+
 def test_dropout_between_layers_only_in_training() -> None:
     minidl.manual_seed(0)
     layer = nn.GRU(3, 4, num_layers=2, dropout=0.5, device=DEVICE)
@@ -208,6 +293,18 @@ def test_dropout_between_layers_only_in_training() -> None:
     (lambda: nn.RNN(3, 4)(md(np.ones((2, 3), np.float32)), md(np.ones((1, 2, 4), np.float32))), RuntimeError,
      "for 2-D input, hx should be 2-D"),
     (lambda: nn.GRUCell(3, 4)(md(np.ones((1, 2, 3), np.float32))), ValueError, "Expected input to be 1D or 2D"),
+    (lambda: nn.LSTM(3, 4, proj_size=-1), ValueError,
+     "proj_size should be a positive integer or zero to disable projections"),
+    (lambda: nn.LSTM(3, 4, proj_size=4), ValueError, "proj_size has to be smaller than hidden_size"),
+    (lambda: nn.LSTM(3, 4, proj_size=6), ValueError, "proj_size has to be smaller than hidden_size"),
+    (lambda: nn.GRU(3, 4, proj_size=2), ValueError, "proj_size argument is only supported for LSTM, not RNN or GRU"),
+    (lambda: nn.RNN(3, 4, proj_size=2), ValueError, "proj_size argument is only supported for LSTM, not RNN or GRU"),
+    (lambda: nn.LSTM(3, 4, proj_size=2)(md(np.ones((2, 2, 3), np.float32)),
+                                        (md(np.ones((1, 2, 4), np.float32)), md(np.ones((1, 2, 4), np.float32)))),
+     RuntimeError, "Expected hidden size \\(1, 2, 2\\), got \\[1, 2, 4\\]"),
+    (lambda: nn.LSTM(3, 4, proj_size=2)(md(np.ones((2, 2, 3), np.float32)),
+                                        (md(np.ones((1, 2, 2), np.float32)), md(np.ones((1, 2, 2), np.float32)))),
+     RuntimeError, "Expected hidden size \\(1, 2, 4\\), got \\[1, 2, 2\\]"),
 ])
 def test_clear_errors(make: Any, error: type, match: str) -> None:
     with pytest.raises(error, match=match):

@@ -170,3 +170,21 @@ def test_a_seeded_minidl_generator_gives_the_same_split_as_pytorch_code_writes_i
     again = data.DataLoader(dataset, batch_size=10, shuffle=True, generator=g.set_state(state))
     assert list(again)[0][0].tolist() == order
     assert g.initial_seed() == 5
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_batching_off_gives_converted_items_as_torch(shuffle: bool) -> None:
+    """``batch_size=None``: one item per step, NumPy values made tensors, containers kept (tuples as lists)."""
+    m_items = list(data.DataLoader(Squares(), batch_size=None, shuffle=shuffle, generator=np.random.default_rng(1)))
+    t_items = list(tdata.DataLoader(TorchSquares(), batch_size=None))
+    assert len(m_items) == len(t_items) == len(data.DataLoader(Squares(), batch_size=None)) == 7
+    if not shuffle:
+        for m, t in zip(m_items, t_items):
+            assert_same_structure(m, t)
+    assert sorted(item["i"] for item in m_items) == list(range(7))
+    sample = Point(np.float64(2.5), (1, 2))
+    point, t_point = data.default_convert(sample), tdata.default_convert(sample)
+    assert_same_structure(point, t_point)
+    assert type(point) is Point
+    with pytest.raises(ValueError, match="mutually exclusive with drop_last"):
+        data.DataLoader(Squares(), batch_size=None, drop_last=True)

@@ -61,7 +61,7 @@ def lstm_step(gi: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None) -> St
         h' = o ⊙ tanh(c')
     """
     h, c = state
-    hidden_size = h.shape[-1]
+    hidden_size = c.shape[-1]  # h has proj_size columns in an LSTM with projections
     gates = linear(h, w_hh, b_hh) + gi
     i, f = sigmoid(_gate(gates, 0, hidden_size)), sigmoid(_gate(gates, 1, hidden_size))
     g, o = tanh(_gate(gates, 2, hidden_size)), sigmoid(_gate(gates, 3, hidden_size))
@@ -85,6 +85,14 @@ def gru_step(gi: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None) -> Sta
     return ((h - n) * z + n,)
 
 
+def project(state: State, w_hr: Tensor | None) -> State:
+    """The LSTM with projections' h' = (o ⊙ tanh(c')) W_hr^T, W_hr (proj_size, hidden_size); c' kept.
+
+    ``state`` is unchanged when ``w_hr`` is None (no projections).
+    """
+    return state if w_hr is None else (linear(state[0], w_hr), *state[1:])
+
+
 STEPS: dict[str, tuple[Step, int]] = {  # mode -> (step, gates per hidden unit)
     "RNN_TANH": (rnn_tanh_step, 1), "RNN_RELU": (rnn_relu_step, 1), "LSTM": (lstm_step, 4), "GRU": (gru_step, 3),
 }
@@ -95,6 +103,16 @@ def _check_sizes(name: str, input_size: int, hidden_size: int) -> None:
     for arg, value in (("input_size", input_size), ("hidden_size", hidden_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             raise ValueError(f"{name}: {arg} must be a positive integer, got {value!r}")
+
+
+def _check_proj_size(name: str, mode: str, hidden_size: int, proj_size: int) -> None:
+    """ValueError, with PyTorch's messages, unless 0 <= proj_size < hidden_size, and > 0 only for the LSTM."""
+    if isinstance(proj_size, bool) or not isinstance(proj_size, int) or proj_size < 0:
+        raise ValueError(f"{name}: proj_size should be a positive integer or zero to disable projections")
+    if proj_size >= hidden_size:
+        raise ValueError(f"{name}: proj_size has to be smaller than hidden_size")
+    if proj_size > 0 and mode != "LSTM":
+        raise ValueError(f"{name}: proj_size argument is only supported for LSTM, not RNN or GRU")
 
 
 def _mode(name: str, nonlinearity: str) -> str:
@@ -202,11 +220,12 @@ class RNNBase(Module):
     """A stack of ``num_layers`` recurrent layers, each one- or two-directional, as ``torch.nn.RNNBase``.
 
     Parameters, for layer k and direction suffix s ('' forwards, '_reverse' backwards), in PyTorch's
-    order: ``weight_ih_l{k}{s}`` (gates · hidden, in_k), ``weight_hh_l{k}{s}`` (gates · hidden, hidden)
-    and, with ``bias``, ``bias_ih_l{k}{s}`` and ``bias_hh_l{k}{s}``, where in_0 = input_size and
-    in_k = hidden_size · directions above; all ~ U(−1/√hidden, 1/√hidden).
+    order: ``weight_ih_l{k}{s}`` (gates · hidden, in_k), ``weight_hh_l{k}{s}`` (gates · hidden, H_out),
+    with ``bias`` ``bias_ih_l{k}{s}`` and ``bias_hh_l{k}{s}`` (gates · hidden,), and, for an LSTM with
+    ``proj_size`` > 0, ``weight_hr_l{k}{s}`` (proj_size, hidden); in_0 = input_size and in_k = H_out · D
+    above, H_out = proj_size if proj_size > 0 else hidden_size; all ~ U(−1/√hidden, 1/√hidden).
 
-    Shapes (L: sequence length, N: batch, D: 2 if bidirectional else 1, H: hidden_size)::
+    Shapes (L: sequence length, N: batch, D: 2 if bidirectional else 1, H: H_out)::
 
         input   (L, N, input_size), (N, L, input_size) with batch_first, or (L, input_size) unbatched
         h0      (num_layers · D, N, H) or (num_layers · D, H); zeros when not given
@@ -214,11 +233,13 @@ class RNNBase(Module):
                 two directions concatenated
         h_n     (num_layers · D, N, H): every layer's and direction's final h (batch_first does not apply)
 
+    The LSTM's c0 and c_n have hidden_size columns in place of H (they differ only with projections).
+
     Between layers, ``dropout`` zeroes outputs in training mode (not after the last layer).
     """
 
     def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
                  device: str | None = None, dtype: Any = None) -> None:
         super().__init__()
         name = type(self).__name__
@@ -232,19 +253,27 @@ class RNNBase(Module):
             warnings.warn(f"{name}: dropout option adds dropout after all but last recurrent layer, so non-zero "
                           f"dropout expects num_layers greater than 1, but got dropout={dropout} and "
                           f"num_layers={num_layers}", stacklevel=2)
+        _check_proj_size(name, mode, hidden_size, proj_size)
         self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout, self.bidirectional = bias, batch_first, float(dropout), bidirectional
+        self.proj_size = proj_size
         self._step, gates = STEPS[mode]
-        directions = 2 if bidirectional else 1
+        out_size = self._out_size()
         for layer in range(num_layers):
-            layer_input = input_size if layer == 0 else hidden_size * directions
+            layer_input = input_size if layer == 0 else out_size * len(self._suffixes())
             for suffix in self._suffixes():
                 self._add(f"weight_ih_l{layer}{suffix}", (gates * hidden_size, layer_input), device, dtype)
-                self._add(f"weight_hh_l{layer}{suffix}", (gates * hidden_size, hidden_size), device, dtype)
+                self._add(f"weight_hh_l{layer}{suffix}", (gates * hidden_size, out_size), device, dtype)
                 if bias:
                     self._add(f"bias_ih_l{layer}{suffix}", (gates * hidden_size,), device, dtype)
                     self._add(f"bias_hh_l{layer}{suffix}", (gates * hidden_size,), device, dtype)
+                if proj_size > 0:
+                    self._add(f"weight_hr_l{layer}{suffix}", (proj_size, hidden_size), device, dtype)
         self.reset_parameters()
+
+    def _out_size(self) -> int:
+        """H_out, the size of h and of each direction's output: proj_size if > 0, else hidden_size."""
+        return self.proj_size if self.proj_size > 0 else self.hidden_size
 
     def _suffixes(self) -> list[str]:
         """The parameter-name suffix of each direction."""
@@ -258,11 +287,13 @@ class RNNBase(Module):
         """Draw every parameter again from U(−1/√hidden_size, 1/√hidden_size)."""
         _uniform_init(self, self.hidden_size)
 
-    def _weights(self, layer: int, suffix: str) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
-        """(W_ih, W_hh, b_ih, b_hh) of one layer and direction (biases None without ``bias``)."""
-        def get(kind: str) -> Tensor | None:
-            return getattr(self, f"{kind}_l{layer}{suffix}") if self.bias or kind.startswith("weight") else None
-        return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
+    def _weights(self, layer: int, suffix: str) -> tuple[Tensor | None, ...]:
+        """(W_ih, W_hh, b_ih, b_hh, W_hr) of one layer and direction (biases None without ``bias``,
+        W_hr None without projections)."""
+        def get(kind: str, present: bool) -> Tensor | None:
+            return getattr(self, f"{kind}_l{layer}{suffix}") if present else None
+        return (get("weight_ih", True), get("weight_hh", True), get("bias_ih", self.bias), get("bias_hh", self.bias),
+                get("weight_hr", self.proj_size > 0))
 
     def _run(self, input: Tensor, hx: State | None) -> tuple[Tensor, State]:
         """The whole stack on ``input``, from the initial states ``hx`` ((h0,) or (h0, c0), or None)."""
@@ -286,20 +317,22 @@ class RNNBase(Module):
             return squeeze(x, 1), tuple(squeeze(s, 1) for s in final)
         return x, final
 
-    def _direction(self, x: Tensor, state: State, weights: tuple[Tensor, ...],
+    def _direction(self, x: Tensor, state: State, weights: tuple[Tensor | None, ...],
                    reverse: bool) -> tuple[Tensor, State]:
-        """Run one layer's cell along x (L, N, in) forwards or backwards; outputs in time order."""
-        w_ih, w_hh, b_ih, b_hh = weights
+        """Run one layer's cell along x (L, N, in) forwards or backwards (h projected by W_hr when
+        given, see :func:`project`); outputs in time order."""
+        w_ih, w_hh, b_ih, b_hh, w_hr = weights
         gi = linear(x, w_ih, b_ih)  # the input part of every step at once: (L, N, gates · hidden)
         length = x.shape[0]
         outputs: list[Tensor] = [None] * length  # type: ignore[list-item]
         for t in (reversed(range(length)) if reverse else range(length)):
-            state = self._step(gi[t], state, w_hh, b_hh)
+            state = project(self._step(gi[t], state, w_hh, b_hh), w_hr)
             outputs[t] = state[0]
         return stack(outputs, 0), state
 
     def _prepare(self, input: Tensor, hx: State | None) -> tuple[Tensor, State, bool]:
-        """input as (L, N, input_size) and the initial states as (layers · D, N, H), checked."""
+        """input as (L, N, input_size) and the initial states as (layers · D, N, H_out), and the LSTM's c0 as
+        (layers · D, N, hidden_size), checked."""
         name = type(self).__name__
         if input.ndim not in (2, 3):
             raise ValueError(f"{name}: Expected input to be 2D or 3D, got {input.ndim}D tensor instead")
@@ -308,22 +341,22 @@ class RNNBase(Module):
                                f"got {input.shape[-1]}")
         batched = input.ndim == 3
         x = (transpose(input, 0, 1) if self.batch_first else input) if batched else unsqueeze(input, 1)
-        expected = (self.num_layers * len(self._suffixes()), x.shape[1], self.hidden_size)
+        sizes = (self._out_size(), self.hidden_size) if self.mode == "LSTM" else (self.hidden_size,)
+        shapes = [(self.num_layers * len(self._suffixes()), x.shape[1], size) for size in sizes]
         if hx is None:
-            parts = 2 if self.mode == "LSTM" else 1
-            return x, (zeros(*expected, dtype=input.dtype, device=input.device),) * parts, batched
+            return x, tuple(zeros(*shape, dtype=input.dtype, device=input.device) for shape in shapes), batched
         for s in hx:
             if s.ndim != input.ndim:
                 raise RuntimeError(f"{name}: for {input.ndim}-D input, hx should be {input.ndim}-D but got "
                                    f"{s.ndim}-D tensor")
         hx = hx if batched else tuple(unsqueeze(s, 1) for s in hx)
-        for s in hx:
+        for s, expected in zip(hx, shapes):
             if tuple(s.shape) != expected:
                 raise RuntimeError(f"{name}: Expected hidden size {expected}, got {list(s.shape)}")
         return x, hx, batched
 
     def extra_repr(self) -> str:
-        text = f"{self.input_size}, {self.hidden_size}"
+        text = f"{self.input_size}, {self.hidden_size}" + (f", proj_size={self.proj_size}" if self.proj_size else "")
         defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0, "bidirectional": False}
         return text + "".join(f", {k}={getattr(self, k)}" for k, v in defaults.items() if getattr(self, k) != v)
 
@@ -336,9 +369,9 @@ class RNN(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device: str | None = None, dtype: Any = None) -> None:
+                 device: str | None = None, dtype: Any = None, *, proj_size: int = 0) -> None:
         super().__init__(_mode("RNN", nonlinearity), input_size, hidden_size, num_layers, bias, batch_first,
-                         dropout, bidirectional, device, dtype)
+                         dropout, bidirectional, proj_size, device, dtype)
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -353,14 +386,16 @@ class LSTM(RNNBase):
     """LSTM layers (the step of :func:`lstm_step`), as ``torch.nn.LSTM``.
 
     ``forward(input, hx=None)`` with ``hx = (h0, c0)`` returns (output, (h_n, c_n)); c0 and c_n have
-    h0's shape (see :class:`RNNBase`).
+    h0's shape but hidden_size columns (see :class:`RNNBase`).  With ``proj_size`` > 0 (and
+    < hidden_size) each step's h is projected, h_t = (o_t ⊙ tanh(c_t)) W_hr^T (see :func:`project`),
+    so h and the output have proj_size columns per direction.
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
                  device: str | None = None, dtype: Any = None) -> None:
         super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         device, dtype)
+                         proj_size, device, dtype)
 
     def forward(self, input: Tensor,
                 hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
@@ -376,9 +411,9 @@ class GRU(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 device: str | None = None, dtype: Any = None) -> None:
+                 device: str | None = None, dtype: Any = None, *, proj_size: int = 0) -> None:
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
-                         device, dtype)
+                         proj_size, device, dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
         output, (h_n,) = self._run(input, None if hx is None else (hx,))

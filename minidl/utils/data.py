@@ -34,7 +34,7 @@ from minidl.autograd.tensor import Tensor
 from minidl.ops.shape import stack
 
 __all__ = ["BatchSampler", "DataLoader", "Dataset", "RandomSampler", "Sampler", "SequentialSampler", "Subset",
-           "TensorDataset", "default_collate", "random_split"]
+           "TensorDataset", "default_collate", "default_convert", "random_split"]
 
 
 def _random_source(generator: random.Generator | numpy.random.Generator | None) -> numpy.random.Generator:
@@ -254,6 +254,23 @@ def _collate_sequence(batch: Sequence[Sequence[Any]]) -> list[Any]:
     return [default_collate(samples) for samples in zip(*batch)]
 
 
+def default_convert(sample: Any) -> Any:
+    """One sample as it comes when batching is off (``batch_size=None``), with PyTorch's rules:
+    NumPy arrays and scalars become tensors (dtype kept), containers are converted item by item
+    (a tuple becomes a list, as PyTorch), everything else is returned as it is."""
+    if isinstance(sample, numpy.ndarray) and sample.dtype.kind not in "OSUV" or isinstance(
+            sample, (numpy.bool_, numpy.number)):
+        return tensor(sample)
+    if isinstance(sample, collections.abc.Mapping):
+        converted = {key: default_convert(value) for key, value in sample.items()}
+        return type(sample)(converted) if isinstance(sample, dict) else converted
+    if isinstance(sample, tuple) and hasattr(sample, "_fields"):  # a namedtuple
+        return type(sample)(*(default_convert(field) for field in sample))
+    if isinstance(sample, (tuple, list)):
+        return [default_convert(item) for item in sample]
+    return sample
+
+
 # ----------------------------------------------------------------------------- DataLoader
 class DataLoader:
     """Iterate over ``dataset`` in batches, as ``torch.utils.data.DataLoader``.
@@ -262,7 +279,9 @@ class DataLoader:
     new permutation every pass with ``shuffle=True``, drawn from ``generator``) grouped by
     ``batch_size`` (the last batch shorter unless ``drop_last``).  Each batch is
     ``collate_fn([dataset[i] for i in indices])`` (default: :func:`default_collate`).
-    ``len(loader)`` is the number of batches per pass.  ``num_workers`` is accepted and checked,
+    ``batch_size=None`` turns batching off: each item is ``collate_fn(dataset[i])`` (default:
+    :func:`default_convert`).  ``len(loader)`` is the number of batches (or items) per pass.
+    ``num_workers`` is accepted and checked,
     but loading always runs in the calling process.
     """
 
@@ -273,22 +292,26 @@ class DataLoader:
         self.batch_size = batch_size if batch_sampler is None else None  # as PyTorch: None with a batch_sampler
         if sampler is None:
             sampler = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
-        if batch_sampler is None:
+        if batch_sampler is None and batch_size is not None:
             batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         self.dataset = dataset
         self.drop_last = drop_last
         self.sampler = sampler
         self.batch_sampler = batch_sampler
         self.num_workers = num_workers
-        self.collate_fn = default_collate if collate_fn is None else collate_fn
+        default = default_collate if batch_sampler is not None else default_convert
+        self.collate_fn = default if collate_fn is None else collate_fn
         self.generator = generator
 
     def __iter__(self) -> Iterator[Any]:
+        if self.batch_sampler is None:  # batching off: one item at a time
+            yield from (self.collate_fn(self.dataset[i]) for i in self.sampler)
+            return
         for indices in self.batch_sampler:
             yield self.collate_fn([self.dataset[i] for i in indices])
 
     def __len__(self) -> int:
-        return len(self.batch_sampler)
+        return len(self.sampler if self.batch_sampler is None else self.batch_sampler)
 
 
 def _check_loader_options(batch_size: Any, shuffle: Any, sampler: Any, batch_sampler: Any, num_workers: Any,
@@ -302,5 +325,7 @@ def _check_loader_options(batch_size: Any, shuffle: Any, sampler: Any, batch_sam
     if batch_sampler is not None and (batch_size != 1 or shuffle or sampler is not None or drop_last):
         raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, "
                          "and drop_last")
+    if batch_size is None and drop_last:
+        raise ValueError("batch_size=None option disables auto-batching and is mutually exclusive with drop_last")
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
         raise ValueError(f"num_workers option should be non-negative; got num_workers={num_workers!r}")
