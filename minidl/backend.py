@@ -253,9 +253,11 @@ def promote_types(a: Any, b: Any) -> dtype:
     return dtype(numpy.promote_types(a, b) if ka == kb else a if ka > kb else b)
 
 
-def is_floating(dtype: numpy.dtype) -> bool:
-    """True for the floating dtypes that can carry gradients."""
-    return numpy.dtype(dtype).kind == "f"
+def is_floating(d: Any) -> bool:
+    """True for the floating dtypes that can carry gradients (``d``: a NumPy or minidl dtype, or a name)."""
+    if isinstance(d, dtype):
+        d = d.dtype
+    return (d if isinstance(d, numpy.dtype) else numpy.dtype(d)).kind == "f"
 
 
 def ignore_fp_errors(xp: ModuleType) -> contextlib.AbstractContextManager:

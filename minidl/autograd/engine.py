@@ -213,7 +213,7 @@ def reduce_to_shape(grad: Array, t: Any, op: str) -> Array:
     Broadcasting prepends dimensions and stretches size-1 ones; the gradient of a broadcast
     is the sum over exactly those dimensions.
     """
-    shape = t.shape
+    shape = t.array.shape
     if grad.shape != shape:
         lead = grad.ndim - len(shape)
         if lead < 0:

@@ -60,6 +60,7 @@ that input's version counter.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -88,22 +89,15 @@ class Function:
     saved_versions: tuple[tuple[int, VersionCounter, int, tuple[int, ...], Any], ...] = ()
 
     def __init__(self, **params: Any) -> None:
-        declared = self.parameters()
-        unknown = [name for name in params if name not in declared]
-        missing = [name for name in declared if name not in params and not hasattr(type(self), name)]
-        if unknown or missing:
-            raise TypeError(f"{type(self).__name__}: unexpected parameters {unknown}, missing {missing}; "
-                            f"it declares {list(declared)}")
+        if params.keys() != _declared_set(type(self)):  # unknown or missing ones (or defaults used)
+            _check_parameters(type(self), params, self.parameters())
         for name, value in params.items():
             setattr(self, name, value)
 
     @classmethod
     def parameters(cls) -> tuple[str, ...]:
         """The parameters the node declares: its annotated class attributes (and its bases')."""
-        names: list[str] = []
-        for klass in reversed(cls.__mro__[:cls.__mro__.index(Function)]):
-            names += [n for n in vars(klass).get("__annotations__", {}) if n not in names]
-        return tuple(names)
+        return _declared(cls)
 
     # --------------------------------------------------------------- to implement in subclasses
     def forward(self, *xs: Array) -> Array:
@@ -123,26 +117,28 @@ class Function:
     @property
     def name(self) -> str:
         """``MulBackward`` for ``Mul`` and ``MulScalar``: the name PyTorch users know from ``grad_fn``."""
-        return f"{_op(type(self))}Backward"
+        return _node_name(type(self))
 
     @classmethod
     def apply(cls, *inputs: Tensor | None, **params: Any) -> Tensor:
         """Run the primitive on tensors and record it in the graph when gradients are needed."""
         fn = cls(**params)
-        given = tuple(t for t in inputs if t is not None)
-        _check_same_device(fn.name, given)
+        given = [t for t in inputs if t is not None]
+        if len(given) > 1:
+            _check_same_device(fn, given)
         try:
-            out = Tensor(fn.forward(*(None if t is None else t.array for t in inputs)))
+            out = Tensor(fn.forward(*[None if t is None else t.array for t in inputs]))
         except (ValueError, IndexError) as error:  # NumPy/CuPy complaints, restated with the op and shapes
             shapes = ", ".join(str(tuple(t.shape)) for t in given)
             raise type(error)(f"{fn.op_name}: invalid input shapes {shapes}: {error}") from error
-        if not fn.changes_dtype:
-            _check_no_upcast(fn.name, given, out)
+        if not fn.changes_dtype and out.array.dtype == backend.float64:
+            _check_no_upcast(fn, given)
         _share_version_with_base(out, given)
-        if is_grad_enabled() and any(t.requires_grad for t in given):
+        needs_input_grad = tuple([t is not None and t.requires_grad for t in inputs])
+        if True in needs_input_grad and is_grad_enabled():
             fn.saved_versions = _saved_versions(fn, inputs, out)
             fn.inputs = inputs
-            fn.needs_input_grad = tuple(t is not None and t.requires_grad for t in inputs)
+            fn.needs_input_grad = needs_input_grad
             out.requires_grad = True
             out.grad_fn = fn
         return out
@@ -215,7 +211,7 @@ def shares_memory(a: Array, b: Array) -> bool:
     return bool(backend.xp_of(a).may_share_memory(a, b))
 
 
-def _share_version_with_base(out: Tensor, inputs: tuple[Tensor, ...]) -> None:
+def _share_version_with_base(out: Tensor, inputs: list[Tensor]) -> None:
     """A view shares the version counter of the tensor whose memory it shows (PyTorch's rule):
     an in-place change through either is a change of both.  (An output that owns its memory,
     ``base`` None, can alias an input only by being that input's array.)"""
@@ -245,16 +241,46 @@ def _saved_versions(fn: Function, inputs: tuple[Tensor | None, ...],
     return tuple(saved)
 
 
-def _check_same_device(op: str, inputs: tuple[Tensor, ...]) -> None:
+def _check_same_device(fn: Function, inputs: list[Tensor]) -> None:
     """A clear error when the inputs of one op live on different devices."""
     devices = {t.device for t in inputs}
     if len(devices) > 1:
         found = ", ".join(f"{tuple(x.shape)} on {x.device}" for x in inputs)
-        raise RuntimeError(f"{op}: expected all tensors on the same device, got {found}")
+        raise RuntimeError(f"{fn.name}: expected all tensors on the same device, got {found}")
 
 
-def _check_no_upcast(op: str, inputs: tuple[Tensor, ...], out: Tensor) -> None:
-    """Refuse a float32 computation whose result silently became float64."""
+def _check_no_upcast(fn: Function, inputs: list[Tensor]) -> None:
+    """Refuse a float32 computation whose result (float64, checked by the caller) silently widened."""
     dtypes = {t.array.dtype for t in inputs}
-    if out.array.dtype == backend.float64 and backend.float32 in dtypes and backend.float64 not in dtypes:
-        raise TypeError(f"{op}: float32 inputs produced a float64 result (accidental upcast)")
+    if backend.float32 in dtypes and backend.float64 not in dtypes:
+        raise TypeError(f"{fn.name}: float32 inputs produced a float64 result (accidental upcast)")
+
+
+@functools.cache
+def _node_name(cls: type[Function]) -> str:
+    """``Function.name``, computed once per class (the engine names every node it runs)."""
+    return f"{_op(cls)}Backward"
+
+
+@functools.cache
+def _declared(cls: type[Function]) -> tuple[str, ...]:
+    """``cls.parameters()``: the annotated class attributes of ``cls`` and its bases up to ``Function``."""
+    names: list[str] = []
+    for klass in reversed(cls.__mro__[:cls.__mro__.index(Function)]):
+        names += [n for n in vars(klass).get("__annotations__", {}) if n not in names]
+    return tuple(names)
+
+
+@functools.cache
+def _declared_set(cls: type[Function]) -> frozenset[str]:
+    return frozenset(_declared(cls))
+
+
+def _check_parameters(cls: type[Function], params: dict[str, Any], declared: tuple[str, ...]) -> None:
+    """A TypeError naming what is unknown or missing when ``params`` do not fit what ``cls`` declares
+    (a missing one may have a default: a class attribute)."""
+    unknown = [name for name in params if name not in declared]
+    missing = [name for name in declared if name not in params and not hasattr(cls, name)]
+    if unknown or missing:
+        raise TypeError(f"{cls.__name__}: unexpected parameters {unknown}, missing {missing}; "
+                        f"it declares {list(declared)}")
