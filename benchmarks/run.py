@@ -413,10 +413,22 @@ def targets_section(checks: list[Check], pauses: list[float]) -> list[str]:
                     "have no target in issue 15 (their figures are in the models' table).", ""]
 
 
+def scaling_section() -> list[str]:
+    """The scaling plot and its crossover points, from ``scaling.py``'s last full run (if there is one)."""
+    table = HERE / "scaling.md"
+    if not table.exists() or not (HERE / "scaling.png").exists():
+        return []
+    crossovers = table.read_text().split("## Crossover points", 1)[-1].splitlines()[1:]
+    return ["## Scaling: step time against width and batch (`benchmarks/scaling.py`, table in `scaling.md`)", "",
+            "![minidl and PyTorch training step time against hidden width and batch, with the matmul floor]"
+            "(scaling.png)", "", "Crossover points (smallest value with minidl / PyTorch <= 1.0):",
+            *[line for line in crossovers if line.strip()], ""]
+
+
 def closing(tiny: bool) -> list[str]:
-    """The hand-written analysis (full runs only) and the GPU note."""
+    """The scaling picture and the hand-written analysis (full runs only), and the GPU note."""
     analysis = HERE / "analysis.md"  # hand-written: why a target is missed (kept beside the generator)
-    lines = [analysis.read_text().strip(), ""] if analysis.exists() and not tiny else []
+    lines = [*scaling_section(), analysis.read_text().strip(), ""] if analysis.exists() and not tiny else []
     return lines + ["## GPU", "", "Not measured: no GPU was lent to the session that wrote this file, so no CuPy or "
                     "CUDA figure is claimed. `python -m pytest --device cuda` runs the test suite on CuPy where a GPU "
                     "exists."]
