@@ -64,16 +64,21 @@ def compare_run(m_out: Any, t_out: Any, m_leaves: list[Any], t_leaves: list[Any]
     return worst
 
 
+def sequence(options: dict[str, Any], dtype: Any, length: int, batch: int, seed: int) -> tuple[Any, Any]:
+    """A random input (L, N, 3), or (N, L, 3) with ``batch_first``, as a minidl leaf and a float64 torch leaf."""
+    shape = (batch, length, 3) if options.get("batch_first") else (length, batch, 3)
+    x = rng(seed).standard_normal(shape).astype(dtype)
+    return md(x, True), th(x.astype(np.float64), True)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("options", OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()) or "default")
 @pytest.mark.parametrize("kind", LAYERS)
 @pytest.mark.parametrize("with_h0", [False, True])
 def test_layer_matches_torch(kind: str, options: dict[str, Any], dtype: Any, with_h0: bool) -> None:
     layer, ref = make_layer(kind, dtype, **options)
-    length, batch, directions = 5, 3, 2 if options.get("bidirectional") else 1
-    shape = (batch, length, 3) if options.get("batch_first") else (length, batch, 3)
-    x = rng(1).standard_normal(shape).astype(dtype)
-    m_x, t_x = md(x, True), th(x.astype(np.float64), True)
+    batch, directions = 3, 2 if options.get("bidirectional") else 1
+    m_x, t_x = sequence(options, dtype, 5, batch, 1)
     m_leaves, t_leaves = [m_x, *layer.parameters()], [t_x, *ref.parameters()]
     args_m, args_t = (m_x,), (t_x,)
     if with_h0:
@@ -120,10 +125,8 @@ PROJ_OPTIONS = [
 @pytest.mark.parametrize("with_h0", [False, True])
 def test_lstm_with_projections_matches_torch(options: dict[str, Any], dtype: Any, with_h0: bool) -> None:
     layer, ref = make_layer("LSTM", dtype, hidden_size=5, proj_size=2, **options)
-    length, batch, directions = 4, 3, 2 if options.get("bidirectional") else 1
-    shape = (batch, length, 3) if options.get("batch_first") else (length, batch, 3)
-    x = rng(16).standard_normal(shape).astype(dtype)
-    m_x, t_x = md(x, True), th(x.astype(np.float64), True)
+    batch, directions = 3, 2 if options.get("bidirectional") else 1
+    m_x, t_x = sequence(options, dtype, 4, batch, 16)
     m_leaves, t_leaves = [m_x, *layer.parameters()], [t_x, *ref.parameters()]
     args_m, args_t = (m_x,), (t_x,)
     if with_h0:  # h0 has proj_size columns, c0 hidden_size
