@@ -28,6 +28,11 @@ def check_like(op: str, name: str, value: Tensor, like: Tensor) -> None:
     if value.dtype != like.dtype:
         raise TypeError(f"{op}: {name} has dtype {value.dtype} but input has dtype {like.dtype}; "
                         f"convert it explicitly (e.g. {name}.to(input.dtype))")
+    check_same_device(op, name, value, like)
+
+
+def check_same_device(op: str, name: str, value: Tensor, like: Tensor) -> None:
+    """Require tensor ``value`` (argument ``name`` of ``op``) to be on ``like``'s device."""
     if value.device != like.device:
         raise RuntimeError(f"{op}: {name} is on {value.device} but input is on {like.device}")
 

@@ -19,7 +19,7 @@ import math
 
 from minidl import backend
 from minidl.autograd.tensor import Tensor
-from minidl.functional._checks import check_floating, check_like, check_reduction
+from minidl.functional._checks import check_floating, check_like, check_reduction, check_same_device
 from minidl.ops.common import promote
 from minidl.ops.elementwise import abs, where
 from minidl.ops.loss import (
@@ -52,8 +52,7 @@ def _promoted(op: str, input: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
     """A floating input and a target of its shape, both in their promoted dtype (PyTorch's
     regression losses): an integer target with a float32 input makes a float32 loss."""
     _check_shapes(op, input, target)
-    if target.device != input.device:
-        raise RuntimeError(f"{op}: target is on {target.device} but input is on {input.device}")
+    check_same_device(op, "target", target, input)
     return promote(op, input, target)
 
 
@@ -128,8 +127,7 @@ def _class_targets(op: str, input: Tensor, target: Tensor, ignore_index: int) ->
     if tuple(target.shape) != expected:
         raise ValueError(f"{op}: expected target of shape {expected} for input of shape "
                          f"{tuple(input.shape)} (N, C, d1, ...), got {tuple(target.shape)}")
-    if target.device != input.device:
-        raise RuntimeError(f"{op}: target is on {target.device} but input is on {input.device}")
+    check_same_device(op, "target", target, input)
     t = target.array.astype(backend.int64, copy=False)
     bad = (t != ignore_index) & ((t < 0) | (t >= input.shape[1]))
     if bool(bad.any()):

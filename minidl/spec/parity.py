@@ -183,11 +183,13 @@ def parity(desc: schema.Description | Any, against: str = "torch", steps: int = 
                           TOLERANCE[dtype] if tolerance is None else tolerance,
                           [LayerRow(n, t) for n, t in zip(names, texts, strict=True)])
     rows = {r.index: r for r in report.rows}
+
     def weights() -> list[dict[str, np.ndarray]]:
+        """Every run's weights now: minidl's, the other backend's, and (float32) its float64 run's."""
         return [backend_module("minidl").get_weights(mine.model)] + [other_backend.get_weights(r.model)
                                                                     for r in runners[1:]]
 
-    finals = weights()
+    before_kink = weights() if dtype == "float32" else None  # float32: the weights before the latest step
     for k, (x, y) in enumerate(batches(desc, steps, batch, data, seed)):
         masks.step = k
         records = [runner.step(x, y) for runner in runners]
@@ -204,7 +206,9 @@ def parity(desc: schema.Description | Any, against: str = "torch", steps: int = 
         for key, g in grad_a.items():
             row = rows[_layer_of(key)]
             row.grad = max(row.grad or 0.0, relative_difference(g, grad_b[key]))
-        finals = weights()
+        if dtype == "float32":
+            before_kink = weights()
+    finals = before_kink if before_kink is not None else weights()
     for key, value in finals[0].items():
         row = rows[_layer_of(key)]
         row.param = max(row.param or 0.0, relative_difference(value, finals[1][key]))
