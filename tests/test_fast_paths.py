@@ -6,6 +6,8 @@ every fused node).  The optimizers' in-place paths are checked against their tex
 test_optim.py.
 """
 
+import math
+
 import numpy as np
 import pytest
 from helpers import md, rng, to_np
@@ -13,7 +15,7 @@ from helpers import md, rng, to_np
 import minidl
 import minidl.functional as F
 from minidl.ops.activation import relu_reference
-from minidl.ops.conv import convolution_reference
+from minidl.ops.conv import Convolution, channels_last_pays, convolution_reference
 from minidl.ops.linear import linear_reference
 from minidl.ops.loss import binary_cross_entropy_with_logits_reference
 
@@ -48,16 +50,52 @@ def test_fused_bce_with_logits_equals_composed_formula():
     _compare(F.binary_cross_entropy_with_logits, composed, [x, t])
 
 
-@pytest.mark.parametrize("stride,padding,dilation", [(1, 1, 1), (2, 0, 1), (1, 2, 2)])
-def test_im2col_conv1d_equals_sum_over_kernel_offsets(stride, padding, dilation):
+#: (x shape, weight shape, stride, padding, dilation, groups): odd sizes, both layouts' edge cases
+CONV_CASES = [
+    ((2, 3, 9), (4, 3, 3), (1,), (1,), (1,), 1),
+    ((2, 3, 9), (4, 3, 3), (2,), (0,), (1,), 1),
+    ((2, 3, 9), (4, 3, 3), (1,), (2,), (2,), 1),
+    ((3, 6, 7), (4, 3, 2), (1,), "same", (2,), 2),  # even kernel: the extra zero of 'same' goes after
+    ((5, 7), (6, 5, 3), (3,), "valid", (1,), 1),  # unbatched
+    ((2, 9, 4), (6, 3, 3), (1,), (3,), (1,), 3),  # padding wider than the kernel reaches
+    ((2, 4, 5, 6), (6, 2, 3, 2), (2, 1), (1, 0), (1, 2), 2),
+    ((1, 3, 4, 5), (2, 3, 1, 3), (1, 2), "valid", (1, 1), 1),
+]
+
+
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no bias"])
+@pytest.mark.parametrize("x_shape,w_shape,stride,padding,dilation,groups", CONV_CASES, ids=str)
+def test_both_conv_layouts_equal_the_sum_over_kernel_offsets(x_shape, w_shape, stride, padding, dilation, groups,
+                                                             bias):
+    """Convolution's channels-first and channels-last layouts against each other and against
+    ``convolution_reference`` (one product per kernel offset, from primitives)."""
     r = rng(2)
-    x, w, b = r.standard_normal((2, 3, 9)), r.standard_normal((4, 3, 3)), r.standard_normal(4)
+    arrays = [r.standard_normal(x_shape), r.standard_normal(w_shape), *([r.standard_normal(w_shape[0])] * bias)]
+    params = {"stride": stride, "padding": padding, "dilation": dilation, "groups": groups}
 
-    def reference(x, w, b):  # y[:, o, p] = b[o] + sum_k W[o, :, k] . x_pad[:, :, p s + k d]
-        return convolution_reference(x, w, b, (stride,), (padding,), (dilation,), groups=1)
+    def layout(channels_last: bool):
+        return lambda x, w, b=None: Convolution.apply(x, w, b, **params, channels_last=channels_last)
 
-    _compare(lambda x, w, b: F.conv1d(x, w, b, stride=stride, padding=padding, dilation=dilation),
-             reference, [x, w, b])
+    def reference(x, w, b=None):  # y[:, o, p] = b[o] + sum_k W[o, :, k] . x_pad[:, :, p s + k d]
+        unbatched = x.ndim == w.ndim - 1
+        y = convolution_reference(x.unsqueeze(0) if unbatched else x, w, b, **params)
+        return y[0] if unbatched else y
+
+    _compare(layout(True), layout(False), arrays)
+    _compare(layout(False), reference, arrays)
+
+
+def test_conv_layout_follows_channels_last_pays():
+    """Channels last for many channels and few positions (the paper's layers), channels first otherwise
+    (few channels per group, many positions, or so many channels that the products dominate)."""
+    cases = [((2, 128, 10), (8, 128, 3), True), ((2, 16, 100), (8, 4, 3), False), ((1, 3, 8, 8), (4, 3, 3, 3), False),
+             ((1, 1024, 2), (2, 1024, 1), False)]
+    for x_shape, w_shape, expected in cases:
+        x, w = minidl.randn(*x_shape), minidl.randn(*w_shape, requires_grad=True)
+        groups = x_shape[1] // w_shape[1]
+        y = (F.conv1d if len(x_shape) == 3 else F.conv2d)(x, w, padding=1, groups=groups)
+        assert y.grad_fn.channels_last is expected
+        assert channels_last_pays(w_shape[1], math.prod(y.shape[2:])) is expected
 
 
 def test_relu_mask_backward_equals_where():

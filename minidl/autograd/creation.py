@@ -17,7 +17,7 @@ import numpy
 
 from minidl import backend
 from minidl.autograd import random
-from minidl.autograd.tensor import Tensor
+from minidl.autograd.tensor import Tensor, legacy_shape
 
 Array = backend.Array
 Size = tuple[int, ...]
@@ -327,9 +327,13 @@ class _LegacyTensorType(type):
     dtype: numpy.dtype
 
     def __call__(cls, *args: Any, device: str | None = None) -> Tensor:
-        if len(args) == 1 and not isinstance(args[0], (int, backend.Size)):
-            return tensor(args[0], dtype=cls.dtype, device=device)
-        return empty(*(args or (0,)), dtype=cls.dtype, device=device)
+        shape = legacy_shape(args)
+        if shape is not None:
+            return empty(*shape, dtype=cls.dtype, device=device)
+        if len(args) != 1:
+            raise TypeError(f"{cls.__name__}(): expected data or a shape of ints, got "
+                            f"({', '.join(type(a).__name__ for a in args)})")
+        return tensor(args[0], dtype=cls.dtype, device=device)
 
     def __instancecheck__(cls, instance: Any) -> bool:
         return isinstance(instance, Tensor) and instance.dtype == cls.dtype and instance.device == "cpu"

@@ -252,15 +252,22 @@ class Tensor:
         return printing.format_tensor(self)
 
 
+def legacy_shape(args: tuple[Any, ...]) -> tuple[int, ...] | None:
+    """The shape PyTorch's legacy constructors read from their arguments, or None when the arguments
+    are data: ``(2, 3)`` and ``(Size([2, 3]),)`` are the shape (2, 3), ``()`` is (0,) (an empty tensor)."""
+    if len(args) == 1 and isinstance(args[0], backend.Size):
+        return tuple(args[0])
+    if all(isinstance(n, int) and not isinstance(n, bool) for n in args):
+        return tuple(args) or (0,)
+    return None
+
+
 def _legacy_array(data: tuple[Any, ...]) -> Array:
     """The float32 array of PyTorch's legacy ``Tensor(...)`` forms (see ``Tensor.__init__``)."""
     xp = backend.module_for(backend.get_default_device())
-    if len(data) == 1 and isinstance(data[0], backend.Size):
-        data = tuple(data[0])
-    if not data:
-        data = (0,)
-    if all(isinstance(n, int) and not isinstance(n, bool) for n in data):
-        return xp.empty(data, dtype=backend.float32)
+    shape = legacy_shape(data)
+    if shape is not None:
+        return xp.empty(shape, dtype=backend.float32)
     if len(data) == 1 and isinstance(data[0], Tensor):
         return data[0].array
     if len(data) == 1 and isinstance(data[0], (list, tuple)):

@@ -36,7 +36,7 @@ built from primitives right above it, and ``tests/test_references.py`` checks th
     ``Softmax``, ``LogSoftmax``,          stability: the maximum is subtracted before exp
     ``LogSumExp``
     ``Linear``                            speed: one node and one BLAS product per gradient
-    ``Convolution``                       speed: im2col, one matrix product per group (not per offset)
+    ``Convolution``                       speed: im2col (two layouts), one matrix product per group
     ``MaxPool``, ``AvgPool``,             speed and memory: no stacked copy of every window,
     ``AdaptiveAvgPool``                   no mean per output
     ``Normalize``, ``BatchNorm``,         speed and memory: one node and a closed-form backward
