@@ -141,9 +141,11 @@ def test_legacy_constructors_match_torch(name: str) -> None:
         assert md_type(*shape).shape == th_type(*shape).shape
     assert md_type(minidl.Size([2, 5])).shape == (2, 5)
     assert isinstance(md_type([1]), md_type)
-    for lib_type in (md_type, th_type):  # two pieces of data: neither data nor a shape
-        with pytest.raises(TypeError):
-            lib_type([1], [2])
+    for lib_type in (md_type, th_type):  # neither data nor a shape: two lists, a lone number
+        for args in (([1], [2]), (2.5,), (True,)):
+            with pytest.raises(TypeError):
+                lib_type(*args)
+    assert md_type(np.int64(2), 3).shape == th_type(np.int64(2), 3).shape == (2, 3)  # NumPy integers are sizes
 
 
 def test_legacy_types_test_dtypes_with_isinstance() -> None:

@@ -60,6 +60,8 @@ CONV_CASES = [
     ((2, 9, 4), (6, 3, 3), (1,), (3,), (1,), 3),  # padding wider than the kernel reaches
     ((2, 4, 5, 6), (6, 2, 3, 2), (2, 1), (1, 0), (1, 2), 2),
     ((1, 3, 4, 5), (2, 3, 1, 3), (1, 2), "valid", (1, 1), 1),
+    ((4, 3, 3), (5, 4, 2, 2), (1, 1), (1, 1), (1, 1), 1),  # unbatched 2-D
+    ((0, 8, 2), (3, 8, 3), (1,), (1,), (1,), 1),  # an empty batch
 ]
 
 
@@ -85,6 +87,19 @@ def test_both_conv_layouts_equal_the_sum_over_kernel_offsets(x_shape, w_shape, s
     _compare(layout(False), reference, arrays)
 
 
+def test_both_conv_layouts_on_a_transposed_input():
+    """The paper's clips reach the first convolution as a transposed view (N, frames, values) -> NCW."""
+    r = rng(3)
+    arrays = [r.standard_normal((3, 5, 24)), r.standard_normal((6, 12, 3)), r.standard_normal(6)]
+    params = {"stride": (2,), "padding": (2,), "dilation": (2,), "groups": 2}
+
+    def layout(channels_last: bool):
+        return lambda x, w, b: Convolution.apply(x.transpose(1, 2), w, b, **params, channels_last=channels_last)
+
+    _compare(layout(True), layout(False), arrays)
+    _compare(layout(False), lambda x, w, b: convolution_reference(x.transpose(1, 2), w, b, **params), arrays)
+
+
 def test_conv_layout_follows_channels_last_pays():
     """Channels last for many channels and few positions (the paper's layers), channels first otherwise
     (few channels per group, many positions, or so many channels that the products dominate)."""
@@ -96,6 +111,8 @@ def test_conv_layout_follows_channels_last_pays():
         y = (F.conv1d if len(x_shape) == 3 else F.conv2d)(x, w, padding=1, groups=groups)
         assert y.grad_fn.channels_last is expected
         assert channels_last_pays(w_shape[1], math.prod(y.shape[2:])) is expected
+    assert channels_last_pays(20, 10) and not channels_last_pays(19, 10)  # C/G >= 2P
+    assert channels_last_pays(1023, 1) and not channels_last_pays(1024, 1)  # C/G < 1024
 
 
 def test_relu_mask_backward_equals_where():

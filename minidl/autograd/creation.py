@@ -11,6 +11,7 @@ Random factories draw from the generator seeded by ``manual_seed``, or from ``ge
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy
@@ -330,8 +331,8 @@ class _LegacyTensorType(type):
         shape = legacy_shape(args)
         if shape is not None:
             return empty(*shape, dtype=cls.dtype, device=device)
-        if len(args) != 1:
-            raise TypeError(f"{cls.__name__}(): expected data or a shape of ints, got "
+        if len(args) != 1 or isinstance(args[0], numbers.Number):  # PyTorch: data must be a sequence
+            raise TypeError(f"{cls.__name__}(): expected a sequence of numbers, an array or a shape of ints, got "
                             f"({', '.join(type(a).__name__ for a in args)})")
         return tensor(args[0], dtype=cls.dtype, device=device)
 

@@ -17,6 +17,7 @@ Arithmetic, reductions and the other operations are attached as methods by ``min
 
 from __future__ import annotations
 
+import numbers
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -257,8 +258,8 @@ def legacy_shape(args: tuple[Any, ...]) -> tuple[int, ...] | None:
     are data: ``(2, 3)`` and ``(Size([2, 3]),)`` are the shape (2, 3), ``()`` is (0,) (an empty tensor)."""
     if len(args) == 1 and isinstance(args[0], backend.Size):
         return tuple(args[0])
-    if all(isinstance(n, int) and not isinstance(n, bool) for n in args):
-        return tuple(args) or (0,)
+    if all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in args):
+        return tuple(int(n) for n in args) or (0,)
     return None
 
 

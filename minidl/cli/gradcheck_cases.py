@@ -315,7 +315,7 @@ def _products() -> list[Case]:
              normals((2, 4, 4, 4), (4, 2, 3, 3), (4,))),
         Case(Convolution, "conv2d, stride (2, 1), no bias", lambda x, w: F.conv2d(x, w, stride=(2, 1)),
              both(normal(1, 2, 5, 4), normal(3, 2, 2, 3))),
-        Case(Convolution, "conv1d, channels last (C/G >= 2 positions), groups 2, padding 1",
+        Case(Convolution, "conv1d, channels last (C/G >= 2P), groups 2, padding 1",
              lambda x, w, b: F.conv1d(x, w, b, padding=1, groups=2), normals((2, 12, 3), (4, 6, 3), (4,))),
         Case(Convolution, "conv2d, channels last, stride 2, padding 1, no bias",
              lambda x, w: F.conv2d(x, w, stride=2, padding=1), both(normal(1, 8, 3, 3), normal(3, 8, 2, 2))),

@@ -16,7 +16,7 @@ padding is never materialised: positions that fall into it are zero rows of ``co
 That layout copies runs along the output's last spatial dimension: short for the paper's clips
 (10 frames) and long for images.  :func:`im2col_rows` lays the same values out transposed,
 (N*P, C*K) with the channel axis last, and copies runs of C/G values; :class:`Convolution`
-takes it when a group's channels outnumber the output positions twice over, up to 1024 channels
+takes it when a group's channels outnumber the output positions twice over, below 1024 channels
 (:func:`channels_last_pays`, with its measurements), and is tested equal in both layouts.
 
 The window arithmetic (:func:`kernel_windows`) is shared with the pooling ops.  (Padding x and
@@ -232,8 +232,8 @@ def convolution_reference(x: Tensor, w: Tensor, b: Tensor | None, stride: tuple[
 def channels_last_pays(channels_per_group: int, positions: int) -> bool:
     """Whether :class:`Convolution` takes its channels-last layout: when a group has at least twice
     as many channels as a sample has output positions (C/G >= 2 P), so that im2col's copies move
-    runs of C/G values rather than runs along the output; and fewer than 1024 of them: from there
-    on the products outweigh the copies, and their channels-first orientation measured faster.
+    runs of C/G values rather than runs along the output; and fewer than 1024 of them: there the
+    products outweigh the copies, the two layouts measured even, and at 2048 channels first won.
 
     Measured (``python benchmarks/alternatives.py``, forward + backward, channels-last time over
     channels-first time, medians of alternated runs; ranges over two to four runs, with and without a
@@ -341,7 +341,8 @@ class Convolution(Function):
         return (gcols_g.swapaxes(0, 1) if self.channels_last else gcols_g).reshape(self.cols.shape)
 
     def _to_output(self, y_g: Array) -> Array:
-        """y_g stored, (G, O/G, N*P) or (G, N*P, O/G), as the view (N, G, O/G, P) of the output."""
+        """y_g stored, (G, O/G, N*P) or (G, N*P, O/G), reshaped and transposed into a view
+        (N, G, O/G, P): the order of the output (N, O, *out), grouped."""
         g, n, o, p = self.groups, self.x_shape[0], self.w.shape[0], math.prod(self.out_size)
         if self.channels_last:
             return y_g.reshape(g, n, p, o // g).transpose(1, 0, 3, 2)
