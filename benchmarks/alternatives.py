@@ -45,7 +45,7 @@ import minidl
 import minidl.functional as F
 from minidl import nn
 from minidl.ops.conv import Convolution, channels_last_pays
-from minidl.optim.optimizer import lerp_
+from minidl.optim import Adam
 
 Array = np.ndarray
 
@@ -53,6 +53,18 @@ Array = np.ndarray
 # ---------------------------------------------------------- 1. the two layouts of the convolution
 #: channel counts of the wide cases
 WIDE = (512, 768, 1024, 2048)
+
+
+def forced_layer(x: Array, w: Array, b: Array, gy: Array, kw: dict[str, Any], input_grad: bool
+                 ) -> Callable[[bool], Callable[[], None]]:
+    """The layer's forward + backward (upstream gradient ``gy``) in a forced layout, for each layout."""
+    def make(channels_last: bool) -> Callable[[], None]:
+        def run() -> None:
+            tensors = [minidl.tensor(x, requires_grad=input_grad), minidl.tensor(w, requires_grad=True),
+                       minidl.tensor(b, requires_grad=True)]
+            Convolution.apply(*tensors, **kw, channels_last=channels_last).backward(minidl.tensor(gy))
+        return run
+    return make
 
 
 def conv_layer_cases(tiny: bool) -> list[tuple[str, bool, Callable[[bool], Callable[[], None]]]]:
@@ -72,15 +84,8 @@ def conv_layer_cases(tiny: bool) -> list[tuple[str, bool, Callable[[bool], Calla
         with minidl.no_grad():
             out_shape = tuple(Convolution.apply(minidl.tensor(x), minidl.tensor(w), None, **kw).shape)
         gy = rng.standard_normal(out_shape, dtype=np.float32)
-
-        def make(channels_last: bool, x: Array = x, w: Array = w, b: Array = b, gy: Array = gy, kw: dict = kw,
-                 grad: bool = input_grad) -> Callable[[], None]:
-            def run() -> None:
-                tensors = [minidl.tensor(x, requires_grad=grad), minidl.tensor(w, requires_grad=True),
-                           minidl.tensor(b, requires_grad=True)]
-                Convolution.apply(*tensors, **kw, channels_last=channels_last).backward(minidl.tensor(gy))
-            return run
-        cases.append((label, channels_last_pays(w.shape[1], math.prod(out_shape[2:])), make))
+        cases.append((label, channels_last_pays(w.shape[1], math.prod(out_shape[2:])),
+                      forced_layer(x, w, b, gy, kw, input_grad)))
     return cases
 
 
@@ -94,15 +99,8 @@ def wide_layer_cases(tiny: bool) -> list[tuple[str, bool, Callable[[bool], Calla
         w = rng.standard_normal((channels, channels, 3), dtype=np.float32) * 0.01
         b = rng.standard_normal(channels, dtype=np.float32)
         gy = rng.standard_normal(x.shape, dtype=np.float32)
-
-        def make(channels_last: bool, x: Array = x, w: Array = w, b: Array = b, gy: Array = gy
-                 ) -> Callable[[], None]:
-            def run() -> None:
-                tensors = [minidl.tensor(a, requires_grad=True) for a in (x, w, b)]
-                Convolution.apply(*tensors, **kw, channels_last=channels_last).backward(minidl.tensor(gy))
-            return run
         cases.append((f"conv1d {channels}->{channels} L10 k3 p1, batch {batch}", channels_last_pays(channels, 10),
-                      make))
+                      forced_layer(x, w, b, gy, kw, True)))
     return cases
 
 
@@ -137,21 +135,11 @@ def paper_conv_model(channels_last: bool, tiny: bool, train: bool) -> Callable[[
 
 
 # ----------------------------------------------------------------------------- 2. blocked Adam
-def adam_pass(p: Array, g: Array, m: Array, v: Array, s: Array, step: int, lr: float = 1e-3,
-              betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
-    """minidl's in-place Adam update (``Adam._update_in_place``, no weight decay) on raw arrays."""
-    beta1, beta2 = betas
-    lerp_(m, g, 1.0 - beta1, s)
-    v *= beta2
-    np.multiply(g, 1.0 - beta2, out=s)
-    s *= g
-    v += s
-    bias_correction2_sqrt = (1.0 - beta2**step) ** 0.5
-    np.sqrt(v, out=s)
-    s += eps * bias_correction2_sqrt
-    np.divide(m, s, out=s)
-    s *= lr * bias_correction2_sqrt / (1.0 - beta1**step)
-    p -= s
+def adam_pass(p: Array, g: Array, m: Array, v: Array, s: Array, step: int, group: dict[str, Any]) -> None:
+    """minidl's in-place Adam update on arrays (blocks of a parameter and its state): the kept code
+    itself, ``Adam._update_moments`` then ``Adam._apply_step``, on tensors that wrap the blocks."""
+    moments = {"exp_avg": minidl.Tensor(m), "exp_avg_sq": minidl.Tensor(v)}
+    Adam._apply_step(minidl.Tensor(p), m, Adam._update_moments(g, moments, group, s), step, group, s)
 
 
 #: minidl's Adam step, over whole arrays
@@ -171,7 +159,7 @@ def blocked_adam_step(opt: minidl.optim.Adam, block: int, pool: ThreadPoolExecut
 
     def work(part: list) -> None:
         for arrays, step in part:
-            adam_pass(*arrays, step)
+            adam_pass(*arrays, step, group)
     if pool is None:
         work(jobs)
     else:
@@ -210,9 +198,10 @@ def adam_runs(tiny: bool, block: int, pool: ThreadPoolExecutor, with_model: bool
     return runs, models
 
 
-def check_adam(block: int, pool: ThreadPoolExecutor) -> None:
-    """Three training steps with each blocked form leave the same parameters, bit for bit, as the kept step."""
-    runs, models = adam_runs(True, block, pool, with_model=True)
+def check_adam(pool: ThreadPoolExecutor) -> None:
+    """Three training steps with each blocked form leave the same parameters, bit for bit, as the kept step
+    (blocks of 1,000 elements, so that every parameter is split, with a shorter last block)."""
+    runs, models = adam_runs(True, 1000, pool, with_model=True)
     for run in runs.values():
         for _ in range(3):
             run()
@@ -254,7 +243,7 @@ def main() -> None:
     print("\n".join(lines), "\n", flush=True)
 
     with ThreadPoolExecutor(2) as pool:
-        check_adam(args.block, pool)
+        check_adam(pool)
         print("Blocked Adam equal to the kept step, bit for bit (3 steps)\n")
         lines = [f"## 2. Adam in blocks of {args.block} elements against the kept whole-array passes", "", *header]
         for with_model in (False, True):
